@@ -1,0 +1,55 @@
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { NotificationError } from '../intake/notification.js';
+import { notifyRoutes, type NotifyDeps } from './notify-routes.js';
+import { issueCodeFor, outcome } from './operation-outcome.js';
+
+export interface AppDeps extends NotifyDeps {
+  logger: Logger;
+  bodyLimit: number;
+  /** Readiness probe: resolves when Redis (and the EHR) are reachable. */
+  ready: () => Promise<{ ok: boolean; checks: Record<string, string> }>;
+}
+
+const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json+fhir'];
+
+/** Builds the HTTP app (tests call it with `inject`; `serve` calls `listen`). */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as unknown as FastifyBaseLogger,
+    bodyLimit: deps.bodyLimit,
+  }) as unknown as FastifyInstance;
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(JSON_TYPES, { parseAs: 'string' }, (req, body, done) => {
+    const text = body as string;
+    (req as unknown as { rawBody: string }).rawBody = text; // kept for HMAC signatures
+    if (text.length === 0) return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new NotificationError(400, 'request body is not valid JSON'), undefined);
+    }
+  });
+  app.addContentTypeParser('*', (req, payload, done) => {
+    // An empty POST (classic rest-hook without payload) may come with any or no content type.
+    if (Number(req.headers['content-length'] ?? 0) === 0 && !req.headers['transfer-encoding']) return done(null, undefined);
+    payload.resume();
+    done(new NotificationError(415, `content type '${req.headers['content-type'] ?? ''}' is not supported; send application/fhir+json`, 'not-supported'), undefined);
+  });
+  app.setErrorHandler((err: FastifyError | NotificationError, req, reply) => {
+    const status = err instanceof NotificationError ? err.status : (err.statusCode ?? 500);
+    if (status >= 500) req.log.error({ err }, 'request failed');
+    const message = status >= 500 ? 'internal error; the event was not accepted, please retry' : err.message;
+    reply.code(status).type('application/fhir+json').send(outcome('error', issueCodeFor(status), message));
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).type('application/fhir+json').send(outcome('error', 'not-found', `no route ${req.method} ${req.url.split('?')[0]}`));
+  });
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const r = await deps.ready();
+    return reply.code(r.ok ? 200 : 503).send(r);
+  });
+  await notifyRoutes(app, deps);
+  return app;
+}

@@ -1,0 +1,62 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { BaseUrlGuard } from '../fhir/base-url-guard.js';
+import type { ChangeEvent } from '../intake/change-event.js';
+import { NotificationError } from '../intake/notification.js';
+import { parseNotification } from '../intake/parse-notification.js';
+import { enqueueChangeEvents, type EventsQueue } from '../jobs/events-queue.js';
+import { outcome } from './operation-outcome.js';
+
+export interface NotifyDeps {
+  source: string;
+  guard: BaseUrlGuard;
+  eventsQueue: EventsQueue;
+  redis: Redis;
+  keyPrefix: string;
+  /** When set, every notification must carry `Authorization: Bearer <secret>`. */
+  secret?: string;
+}
+
+const TYPE_ID = { type: 'string', pattern: '^[A-Z][A-Za-z]{1,63}$' } as const;
+const ID = { type: 'string', pattern: '^[A-Za-z0-9\\-.]{1,64}$' } as const;
+const pathSchema = { params: { type: 'object', properties: { type: TYPE_ID, id: ID }, required: ['type', 'id'] } };
+
+/**
+ * Notification intake. Answers 2xx only after every event is stored in Redis; does no FHIR calls
+ * and no model work in the request.
+ */
+export async function notifyRoutes(app: FastifyInstance, deps: NotifyDeps): Promise<void> {
+  const handle = async (req: FastifyRequest, reply: FastifyReply) => {
+    authenticate(req, deps.secret);
+    const params = req.params as { type?: string; id?: string };
+    const parsed = parseNotification(
+      {
+        method: req.method as 'POST' | 'PUT' | 'DELETE',
+        path: params.type && params.id ? { resourceType: params.type, id: params.id } : undefined,
+        headers: req.headers as Record<string, string | undefined>,
+        body: req.body,
+      },
+      deps.guard,
+    );
+    if (parsed.subscription) {
+      await deps.redis.hset(`${deps.keyPrefix}:subscription-seen:${deps.source}`, parsed.subscription, new Date().toISOString());
+    }
+    const events: ChangeEvent[] = parsed.events.map((e) => ({ ...e, source: deps.source }));
+    await enqueueChangeEvents(deps.eventsQueue, events);
+    req.log.info({ variant: parsed.variant, type: parsed.type, events: events.length }, 'notification accepted');
+    return reply.code(200).type('application/fhir+json').send(outcome('information', 'informational', `accepted ${parsed.type} with ${events.length} event(s)`));
+  };
+  app.post('/notify', handle);
+  app.put('/notify/:type/:id', { schema: pathSchema }, handle);
+  app.delete('/notify/:type/:id', { schema: pathSchema }, handle);
+}
+
+function authenticate(req: FastifyRequest, secret: string | undefined): void {
+  if (!secret) return;
+  const given = Buffer.from(req.headers.authorization ?? '');
+  const expected = Buffer.from(`Bearer ${secret}`);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    throw new NotificationError(401, 'missing or wrong bearer secret: configure the Subscription channel.header "Authorization: Bearer <NOTIFY_SECRET>"', 'security');
+  }
+}

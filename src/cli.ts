@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+import { ConfigError } from './config/config.js';
+import { UsageError } from './cli/args.js';
+
+const USAGE = `fhir-assess: AI risk assessments from EHR events, written back as FHIR
+
+Usage:
+  fhir-assess demo [--keep] [--patients N]         the whole pipeline on embedded defaults
+  fhir-assess serve | worker | all                   HTTP intake/API, BullMQ workers, or both (configured by env)
+  fhir-assess sandbox [--port 8103] [--data FILE] [--patients N]
+                                                     the embedded FHIR R4 sandbox EHR
+  fhir-assess score FILE [--as-of DATE] [--format json|table]
+                                                     the embedded model over a Bundle file, offline
+
+Configuration: environment variables, see README.md (FHIR_BASE_URL, REDIS_URL, PORT, PUBLIC_URL, ...).`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'demo':
+      return (await import('./cli/demo.js')).demoCommand(rest);
+    case 'serve':
+    case 'worker':
+    case 'all':
+      return (await import('./cli/serve.js')).serveCommand(command);
+    case 'sandbox':
+      return (await import('./cli/sandbox.js')).sandboxCommand(rest);
+    case 'score':
+      return (await import('./cli/score.js')).scoreCommand(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`error: ${err.message}\n\n${USAGE}\n`);
+      process.exit(2);
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    process.stderr.write(`error: ${(err as Error)?.stack ?? err}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,125 @@
+import { randomBytes } from 'node:crypto';
+import type { ClinicalImpression, Patient, Provenance, RiskAssessment, Subscription } from '@medplum/fhirtypes';
+import { loadConfig } from '../config/config.js';
+import { FhirClient } from '../fhir/fhir-client.js';
+import { ensureSubscription } from '../intake/ensure-subscription.js';
+import { createEmbeddedModel } from '../models/embedded-model.js';
+import { DEFAULT_PATIENTS_FILE } from '../paths.js';
+import { startSandbox } from '../sandbox/index.js';
+import { startService } from '../service.js';
+import { freePort } from '../util/local-redis.js';
+import { createLogger } from '../util/logger.js';
+import { intOption, parse } from './args.js';
+import { ageAt, DEMO_AS_OF, newClinicalData } from './demo-data.js';
+import { redisForDemo } from './redis-for-demo.js';
+
+const WAIT_LIMIT_MS = 120_000;
+
+/**
+ * `fhir-assess demo [--keep] [--patients N]`: the whole pipeline on embedded defaults. A sandbox EHR
+ * with the shipped Synthea patients, the service (HTTP + workers), a Subscription pointing at it;
+ * new lipid and blood-pressure results are written for several patients, and the demo waits until the
+ * AI assessments are written back, then prints them.
+ */
+export async function demoCommand(argv: string[]): Promise<number> {
+  const { values } = parse(argv, { keep: { type: 'boolean' }, patients: { type: 'string' }, 'log-level': { type: 'string' } });
+  const count = intOption(values.patients as string | undefined, 'patients', 5);
+  const say = (s: string) => process.stdout.write(`${s}\n`);
+
+  const redis = await redisForDemo();
+  say(`Redis: ${redis.how}`);
+  const sandbox = await startSandbox({ dataFiles: [DEFAULT_PATIENTS_FILE], logger: false });
+  say(`Sandbox EHR: ${sandbox.baseUrl} (Synthea patients from data/synthea)`);
+  const secret = randomBytes(24).toString('hex');
+  const port = await freePort();
+  const cfg = loadConfig({
+    FHIR_BASE_URL: sandbox.baseUrl,
+    REDIS_URL: redis.url,
+    QUEUE_PREFIX: `demo-${randomBytes(4).toString('hex')}`,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    NOTIFY_SECRET: secret,
+    AS_OF: DEMO_AS_OF,
+    COALESCE_WINDOW_MS: '1000',
+    LOG_LEVEL: (values['log-level'] as string | undefined) ?? 'warn',
+  });
+  const logger = createLogger(cfg.LOG_LEVEL);
+  const service = await startService(cfg, { http: true, workers: true }, logger, [createEmbeddedModel()]);
+  say(`fhir-assess service: ${service.url} (notifications at ${cfg.PUBLIC_URL}/notify)`);
+
+  const ehr = new FhirClient({ baseUrl: sandbox.baseUrl });
+  const sub = await ensureSubscription(ehr, `${cfg.PUBLIC_URL}/notify`, secret, { kind: 'backport', content: 'id-only' });
+  await waitFor(async () => (await ehr.read<Subscription>('Subscription', sub.subscription.id!)).status === 'active', 10_000, 'the Subscription to become active (handshake)');
+  say(`Subscription/${sub.subscription.id}: R4 Backport topic, id-only, active\n`);
+
+  const patients = (await ehr.searchAll<Patient>('Patient', { _count: '200' }))
+    .filter((p) => !p.deceasedDateTime && !p.deceasedBoolean)
+    .filter((p) => {
+      const age = ageAt(p, DEMO_AS_OF) ?? 0;
+      return age >= 40 && age <= 79;
+    })
+    .slice(0, count);
+  const started = Date.now();
+  for (const [i, p] of patients.entries()) {
+    await ehr.transaction(newClinicalData(p.id!, i));
+    say(`  wrote a lipid panel and a blood pressure for Patient/${p.id}`);
+  }
+  say(`\nWaiting for AI assessments to be written back (coalescing window ${cfg.COALESCE_WINDOW_MS} ms)...`);
+  const rows: string[][] = [];
+  for (const p of patients) {
+    const impressions = await waitFor(
+      async () => {
+        const found = await ehr.searchAll<ClinicalImpression>('ClinicalImpression', { subject: `Patient/${p.id}` });
+        return found.length ? found : undefined;
+      },
+      WAIT_LIMIT_MS,
+      `the assessment of Patient/${p.id}`,
+    );
+    rows.push(...(await describe(ehr, p, impressions)));
+  }
+  say(`All ${patients.length} assessments written in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);
+  say(table(['patient', 'age/sex', 'model', 'result', 'risk', 'written (preliminary, AIAST)'], rows));
+
+  if (values.keep) {
+    say(`\nRunning until Ctrl-C. Look at:\n  ${sandbox.baseUrl}/RiskAssessment\n  ${sandbox.baseUrl}/ClinicalImpression\n  ${sandbox.baseUrl}/Provenance\n  ${service.url}/readyz`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+  }
+  await service.close();
+  await sandbox.close();
+  await redis.stop();
+  return 0;
+}
+
+async function describe(ehr: FhirClient, p: Patient, impressions: ClinicalImpression[]): Promise<string[][]> {
+  const ci = impressions[0];
+  const risks = await ehr.searchAll<RiskAssessment>('RiskAssessment', { subject: `Patient/${p.id}` });
+  const provs = await ehr.searchAll<Provenance>('Provenance', { target: `ClinicalImpression/${ci.id}` });
+  const written = [...risks.map((r) => `RiskAssessment/${r.id}`), `ClinicalImpression/${ci.id}`, ...provs.map((x) => `Provenance/${x.id}`)].join(' ');
+  const who = [`Patient/${p.id}`, `${ageAt(p, DEMO_AS_OF)} ${p.gender ?? ''}`];
+  if (!risks.length) return [[...who, 'risk equations', ci.summary?.slice(0, 60) ?? 'not computed', '-', written]];
+  return risks.map((r) => {
+    const pred = r.prediction?.[0];
+    const pct = pred?.probabilityDecimal !== undefined ? `${(pred.probabilityDecimal * 100).toFixed(1)} %` : '-';
+    return [...who, r.method?.coding?.[0]?.code ?? 'model', `${pred?.outcome?.text ?? ''} ${pct}`, pred?.qualitativeRisk?.coding?.[0]?.code ?? '-', written];
+  });
+}
+
+async function waitFor<T>(probe: () => Promise<T | undefined | false>, limitMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v as T;
+    if (Date.now() > deadline) throw new Error(`timed out after ${limitMs / 1000} s waiting for ${what}; run with --log-level info to see the pipeline's logs`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (c ?? '').padEnd(widths[i])).join('  ').trimEnd();
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}

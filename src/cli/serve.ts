@@ -1,0 +1,23 @@
+import { loadConfig } from '../config/config.js';
+import { loadFhirDefinitions } from '../fhir/definitions.js';
+import { createEmbeddedModel } from '../models/embedded-model.js';
+import { startService } from '../service.js';
+import { createLogger } from '../util/logger.js';
+
+/** `serve | worker | all`: runs until SIGTERM/SIGINT, then shuts down gracefully. */
+export async function serveCommand(role: 'serve' | 'worker' | 'all'): Promise<number> {
+  const cfg = loadConfig();
+  const logger = createLogger(cfg.LOG_LEVEL);
+  loadFhirDefinitions();
+  const service = await startService(cfg, { http: role !== 'worker', workers: role !== 'serve' }, logger, [createEmbeddedModel()]);
+  logger.info({ role, url: service.url, fhirBase: cfg.FHIR_BASE_URL }, 'fhir-assess started');
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  logger.info({ signal }, 'shutting down: HTTP, then workers (finishing in-flight jobs), then queues, then Redis');
+  const force = setTimeout(() => process.exit(1), 30_000).unref();
+  await service.close();
+  clearTimeout(force);
+  return 0;
+}

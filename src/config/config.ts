@@ -1,0 +1,81 @@
+import { z } from 'zod';
+
+const url = (what: string) => z.url({ error: `must be an absolute http(s) URL (${what})` });
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/**
+ * Every setting, read from the environment once at start-up.
+ * Names are the environment variable names; see the configuration table in README.md.
+ */
+export const ConfigSchema = z.object({
+  FHIR_BASE_URL: url('the EHR FHIR base, e.g. https://ehr.example.org/fhir/R4'),
+  FHIR_BEARER_TOKEN: z.string().min(1).optional(),
+  SOURCE_NAME: z
+    .string()
+    .regex(/^[a-z0-9-]{1,32}$/, 'lowercase letters, digits and dashes, at most 32')
+    .default('ehr'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+    .default('redis://127.0.0.1:6379'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,40}$/, 'letters, digits, _ and - only')
+    .default('fhir-assess'),
+  HOST: z.string().default('0.0.0.0'),
+  PORT: int(0, 65535).default(8080),
+  /** URL at which the EHR reaches us (Subscription endpoints point at PUBLIC_URL/notify). */
+  PUBLIC_URL: url('where the EHR reaches this service').optional(),
+  /** Shared secret the EHR sends as `Authorization: Bearer ...` (Subscription channel.header). */
+  NOTIFY_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Create the Subscription on the EHR at start-up (needs PUBLIC_URL). */
+  SUBSCRIBE_ON_START: bool.default(false),
+  /** Debounce window: changes to one patient within it give one assessment of the newest state. */
+  COALESCE_WINDOW_MS: int(0, 600_000).default(3000),
+  ASSESS_CONCURRENCY: int(1, 64).default(4),
+  EVENTS_CONCURRENCY: int(1, 256).default(16),
+  /** Fixed as-of date for the models (ISO date); default: now. Synthea data ends 2021-03-31. */
+  AS_OF: z.iso.date({ error: 'must be an ISO date YYYY-MM-DD' }).optional(),
+  MODEL_MODE: z.enum(['shadow', 'preliminary', 'final']).default('preliminary'),
+  FHIR_TIMEOUT_MS: int(100, 600_000).default(30_000),
+  /** Largest notification body accepted, bytes. */
+  NOTIFY_BODY_LIMIT: int(1024, 100 * 1024 * 1024).default(5 * 1024 * 1024),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = Readonly<z.infer<typeof ConfigSchema>>;
+
+/** Thrown when configuration is invalid; the message lists every problem at once. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parses and freezes the configuration. Empty strings count as unset, so `FOO=` in a compose file
+ * falls back to the default rather than failing obscurely.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const cleaned = Object.fromEntries(
+    Object.keys(ConfigSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
+  );
+  const parsed = ConfigSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+  }
+  const cfg = parsed.data;
+  const problems: string[] = [];
+  if (cfg.SUBSCRIBE_ON_START && !cfg.PUBLIC_URL) problems.push('PUBLIC_URL: required when SUBSCRIBE_ON_START=true');
+  if (problems.length) throw new ConfigError(problems);
+  return Object.freeze(cfg);
+}
+
+/** The as-of date models use. */
+export function asOfDate(cfg: Pick<Config, 'AS_OF'>): Date {
+  return cfg.AS_OF ? new Date(`${cfg.AS_OF}T00:00:00Z`) : new Date();
+}

@@ -1,0 +1,25 @@
+import type { ChangeEvent } from './change-event.js';
+
+/** What one notification told us, whatever its wire format. */
+export interface ParsedNotification {
+  /** The wire variant (standards.md §0): for metrics and logs. */
+  variant: string;
+  /** Backport notification type, or `event-notification` for classic formats. */
+  type: 'handshake' | 'heartbeat' | 'event-notification' | 'query-status' | 'query-event';
+  subscription?: string;
+  /** `events-since-subscription-start` of a Backport status, when given. */
+  eventsSinceStart?: number;
+  events: Omit<ChangeEvent, 'source'>[];
+}
+
+/** A notification we refuse, with the HTTP status and a message that names the problem. */
+export class NotificationError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly code: 'invalid' | 'structure' | 'not-supported' | 'too-costly' | 'security' = 'invalid',
+  ) {
+    super(message);
+    this.name = 'NotificationError';
+  }
+}

@@ -1,0 +1,117 @@
+import type { Bundle, BundleEntry, Parameters, ParametersParameter, Reference, Resource } from '@medplum/fhirtypes';
+import type { BaseUrlGuard } from '../fhir/base-url-guard.js';
+import { NotificationError, type ParsedNotification } from './notification.js';
+import { eventFromResource, referenceOf } from './parse-classic.js';
+
+type Event = ParsedNotification['events'][number];
+const TYPES = new Set(['handshake', 'heartbeat', 'event-notification', 'query-status', 'query-event']);
+
+/** The status part of a topic-based notification, whichever FHIR version shaped it. */
+interface NotificationStatus {
+  type: ParsedNotification['type'];
+  subscription?: string;
+  eventsSinceStart?: number;
+  events: { eventNumber?: number; timestamp?: string; focus?: Reference }[];
+}
+
+/**
+ * Variants F (R4 Backport: Parameters first), G (R4B: SubscriptionStatus first) and
+ * H (R5: `Bundle.type = subscription-notification`).
+ */
+export function parseSubscriptionBundle(bundle: Bundle, guard: BaseUrlGuard): ParsedNotification {
+  const first = bundle.entry?.[0]?.resource;
+  const variant = first?.resourceType === 'Parameters' ? 'r4-backport' : bundle.type === 'history' ? 'r4b-backport' : 'r5';
+  const status = first?.resourceType === 'Parameters' ? fromParameters(first) : fromSubscriptionStatus(first);
+  const byUrl = new Map<string, BundleEntry>();
+  for (const entry of bundle.entry?.slice(1) ?? []) {
+    if (entry.fullUrl) byUrl.set(entry.fullUrl, entry);
+  }
+  const events: Event[] = [];
+  for (const ev of status.events) {
+    if (!ev.focus?.reference) continue; // content "empty": nothing named, the worker catches up by query
+    const entry = byUrl.get(ev.focus.reference) ?? findByReference(bundle, ev.focus.reference);
+    events.push(focusEvent(ev, entry, variant, status.subscription, guard));
+  }
+  if (status.type === 'event-notification' && status.events.length > 0 && events.length === 0) {
+    // "empty" payload: we were told how many events happened but not what; poll for them.
+    events.push({ via: variant, interaction: 'ping', subscription: status.subscription, eventNumber: status.events.at(-1)?.eventNumber });
+  }
+  return { variant, type: status.type, subscription: status.subscription, eventsSinceStart: status.eventsSinceStart, events };
+}
+
+function focusEvent(
+  ev: NotificationStatus['events'][number],
+  entry: BundleEntry | undefined,
+  via: string,
+  subscription: string | undefined,
+  guard: BaseUrlGuard,
+): Event {
+  const common = { subscription, eventNumber: ev.eventNumber, occurredAt: ev.timestamp };
+  if (entry?.resource) return { ...eventFromResource(entry.resource as Resource, interactionOf(entry), via), ...common };
+  const ref = referenceOf(ev.focus!.reference!, guard);
+  if (!ref) throw new NotificationError(400, 'notification-event focus is not a Type/id reference', 'structure');
+  return { via, interaction: entry ? interactionOf(entry) : 'update', ...ref, ...common };
+}
+
+function interactionOf(entry: BundleEntry): 'create' | 'update' | 'delete' {
+  if (entry.request?.method === 'DELETE') return 'delete';
+  if (entry.request?.method === 'POST' || entry.response?.status?.startsWith('201')) return 'create';
+  return 'update';
+}
+
+function findByReference(bundle: Bundle, reference: string): BundleEntry | undefined {
+  const tail = reference.replace(/^.*?([A-Z][A-Za-z]+\/[^/]+)$/, '$1');
+  return bundle.entry?.slice(1).find((e) => e.fullUrl?.endsWith(`/${tail}`) || e.request?.url === tail);
+}
+
+function fromParameters(p: Parameters): NotificationStatus {
+  const get = (name: string) => p.parameter?.find((x) => x.name === name);
+  const type = get('type')?.valueCode;
+  const events = (p.parameter ?? [])
+    .filter((x) => x.name === 'notification-event')
+    .map((x) => {
+      const part = (n: string): ParametersParameter | undefined => x.part?.find((y) => y.name === n);
+      return {
+        eventNumber: toNumber(part('event-number')?.valueString ?? part('event-number')?.valueInteger),
+        timestamp: part('timestamp')?.valueInstant,
+        focus: part('focus')?.valueReference,
+      };
+    });
+  return {
+    type: checkType(type),
+    subscription: get('subscription')?.valueReference?.reference,
+    eventsSinceStart: toNumber(get('events-since-subscription-start')?.valueString ?? get('events-since-subscription-start')?.valueInteger),
+    events,
+  };
+}
+
+/** R4B/R5 SubscriptionStatus; typed loosely because @medplum/fhirtypes is R4 (+ R5 extras). */
+function fromSubscriptionStatus(r: Resource | undefined): NotificationStatus {
+  if (r?.resourceType !== 'SubscriptionStatus') {
+    throw new NotificationError(400, 'subscription notification Bundle must start with Parameters (R4) or SubscriptionStatus (R4B/R5)', 'structure');
+  }
+  const s = r as unknown as {
+    type?: string;
+    subscription?: Reference;
+    eventsSinceSubscriptionStart?: string | number;
+    notificationEvent?: { eventNumber?: string | number; timestamp?: string; focus?: Reference }[];
+  };
+  return {
+    type: checkType(s.type),
+    subscription: s.subscription?.reference,
+    eventsSinceStart: toNumber(s.eventsSinceSubscriptionStart),
+    events: (s.notificationEvent ?? []).map((e) => ({ eventNumber: toNumber(e.eventNumber), timestamp: e.timestamp, focus: e.focus })),
+  };
+}
+
+function checkType(type: string | undefined): ParsedNotification['type'] {
+  if (!type || !TYPES.has(type)) throw new NotificationError(400, `unknown notification type '${type ?? ''}'`, 'structure');
+  return type as ParsedNotification['type'];
+}
+
+function toNumber(v: string | number | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new NotificationError(400, `event number '${v}' is not a non-negative integer`, 'structure');
+  return n;
+}

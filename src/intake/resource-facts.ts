@@ -1,0 +1,34 @@
+import type { Reference, Resource } from '@medplum/fhirtypes';
+
+export const AIAST_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue';
+export const AIAST_CODE = 'AIAST';
+
+/** Resource types this service writes: a change to one of them never starts an assessment. */
+export const OWN_OUTPUT_TYPES = new Set(['RiskAssessment', 'ClinicalImpression', 'Provenance', 'Device']);
+
+/** True when the resource carries the AI-asserted security label (our own write-backs, or another AI's). */
+export function isAiAsserted(resource: Resource): boolean {
+  return !!resource.meta?.security?.some((c) => c.system === AIAST_SYSTEM && c.code === AIAST_CODE);
+}
+
+const PATIENT_REF = /^(?:.*\/)?Patient\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/.*)?$/;
+
+/** Patient id from a `Patient/x` (or absolute `.../Patient/x`) reference. */
+export function patientIdFromReference(ref: Reference | undefined): string | undefined {
+  const m = ref?.reference ? PATIENT_REF.exec(ref.reference) : null;
+  return m?.[1];
+}
+
+/** Fields that point at the patient a resource is about, in the order FHIR compartments use them. */
+const PATIENT_FIELDS = ['subject', 'patient', 'beneficiary', 'individual'] as const;
+
+/** The patient a resource concerns: itself for a Patient, else its subject/patient reference. */
+export function patientIdOf(resource: Resource): string | undefined {
+  if (resource.resourceType === 'Patient') return resource.id;
+  const r = resource as unknown as Record<string, Reference | undefined>;
+  for (const f of PATIENT_FIELDS) {
+    const id = patientIdFromReference(r[f]);
+    if (id) return id;
+  }
+  return undefined;
+}

@@ -1,0 +1,45 @@
+import type { Subscription } from '@medplum/fhirtypes';
+
+/** The topic we ask EHRs for (fhir-profiles/SubscriptionTopic-patient-data-changed.json). */
+export const PATIENT_DATA_TOPIC = 'http://fhir-assess.dev/SubscriptionTopic/patient-data-changed';
+
+const BACKPORT = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition';
+
+export type SubscriptionKind =
+  | { kind: 'classic'; criteria: string; payload: 'empty' | 'full-resource' }
+  | { kind: 'backport'; filters?: string[]; content: 'empty' | 'id-only' | 'full-resource'; heartbeatSeconds?: number };
+
+/** The Subscription resource we ask an EHR to hold, pointing at our `/notify` endpoint. */
+export function subscriptionResource(endpoint: string, secret: string | undefined, spec: SubscriptionKind): Subscription {
+  const header = secret ? [`Authorization: Bearer ${secret}`] : undefined;
+  const reason = 'fhir-assess: AI risk assessment when patient data changes';
+  if (spec.kind === 'classic') {
+    return {
+      resourceType: 'Subscription',
+      status: 'requested',
+      reason,
+      criteria: spec.criteria,
+      channel: { type: 'rest-hook', endpoint, header, payload: spec.payload === 'full-resource' ? 'application/fhir+json' : undefined },
+    };
+  }
+  return {
+    resourceType: 'Subscription',
+    meta: { profile: [`${BACKPORT}/backport-subscription`] },
+    status: 'requested',
+    reason,
+    criteria: PATIENT_DATA_TOPIC,
+    _criteria: spec.filters?.length
+      ? { extension: spec.filters.map((valueString) => ({ url: `${BACKPORT}/backport-filter-criteria`, valueString })) }
+      : undefined,
+    channel: {
+      type: 'rest-hook',
+      endpoint,
+      header,
+      payload: 'application/fhir+json',
+      _payload: { extension: [{ url: `${BACKPORT}/backport-payload-content`, valueCode: spec.content }] },
+      extension: spec.heartbeatSeconds
+        ? [{ url: `${BACKPORT}/backport-heartbeat-period`, valueUnsignedInt: spec.heartbeatSeconds }]
+        : undefined,
+    },
+  } as Subscription;
+}

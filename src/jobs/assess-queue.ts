@@ -1,0 +1,47 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { ASSESS_QUEUE, PRIORITY, type PriorityClass } from './queue-names.js';
+
+/** What an assessment job carries: references only (BullMQ stores job data in clear text). */
+export const AssessJobSchema = z.object({
+  source: z.string().min(1),
+  patientId: z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/),
+  /** Why: `Type/id` of the triggering resource, `poll`, `api` or `backfill`. */
+  trigger: z.string().max(140),
+  priority: z.enum(['api', 'live', 'backfill']),
+});
+export type AssessJob = z.infer<typeof AssessJobSchema>;
+
+/** Job return value: ids and counts only. */
+export interface AssessJobResult {
+  assessments: { modelId: string; modelVersion: string; skipped?: 'unchanged'; mode: string; written: string[]; created: number }[];
+}
+
+export type AssessQueue = Queue<AssessJob, AssessJobResult>;
+
+export function createAssessQueue(connection: Redis, prefix: string): AssessQueue {
+  return new Queue<AssessJob, AssessJobResult>(ASSESS_QUEUE, {
+    connection,
+    prefix,
+    defaultJobOptions: {
+      attempts: 6,
+      backoff: { type: 'exponential', delay: 2000 },
+      removeOnComplete: { age: 24 * 3600, count: 10_000 },
+      removeOnFail: { age: 14 * 24 * 3600 },
+    },
+  });
+}
+
+/**
+ * Schedules one assessment per patient, coalesced: while one is waiting (delayed by the window) more
+ * changes join it; while one runs, at most one more is kept to run after it on the newest state.
+ */
+export async function enqueueAssessment(queue: AssessQueue, data: AssessJob, coalesceWindowMs: number) {
+  const job = AssessJobSchema.parse(data);
+  return queue.add('assess', job, {
+    priority: PRIORITY[job.priority as PriorityClass],
+    delay: job.priority === 'api' ? 0 : coalesceWindowMs,
+    deduplication: { id: `${job.source}-${job.patientId}`, keepLastIfActive: true },
+  });
+}

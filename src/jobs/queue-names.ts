@@ -1,0 +1,7 @@
+/** Queue names; BullMQ keys are `{prefix}:{name}:...` (use a `{hash-tag}` prefix on Redis Cluster). */
+export const EVENTS_QUEUE = 'events';
+export const ASSESS_QUEUE = 'assess';
+
+/** BullMQ priorities: lower runs first. On-demand API calls > live events > backfill. */
+export const PRIORITY = { api: 1, live: 5, backfill: 10 } as const;
+export type PriorityClass = keyof typeof PRIORITY;

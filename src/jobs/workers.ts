@@ -1,0 +1,76 @@
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import type { Logger } from 'pino';
+import { type AssessDeps, assessPatient } from '../assessment/assess-patient.js';
+import { ForeignUrlError } from '../fhir/base-url-guard.js';
+import { FhirHttpError } from '../fhir/fhir-client.js';
+import { type ChangeEvent, ChangeEventSchema } from '../intake/change-event.js';
+import { type AssessJob, type AssessJobResult, AssessJobSchema } from './assess-queue.js';
+import { type EventDeps, type EventOutcome, processChangeEvent } from './process-change-event.js';
+import { ASSESS_QUEUE, EVENTS_QUEUE } from './queue-names.js';
+import { workerConnection } from './redis-connection.js';
+
+export interface WorkerOptions {
+  redisUrl: string;
+  prefix: string;
+  eventsConcurrency: number;
+  assessConcurrency: number;
+  events: EventDeps;
+  assess: AssessDeps;
+  logger: Logger;
+}
+
+export interface RunningWorkers {
+  events: Worker<ChangeEvent, EventOutcome>;
+  assess: Worker<AssessJob, AssessJobResult>;
+  close(): Promise<void>;
+}
+
+/**
+ * Permanent failures (a 4xx other than 408/429 from the EHR, a URL outside the base, bad job data)
+ * are not retried: retrying cannot fix them and would only repeat the request.
+ */
+async function classify<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof FhirHttpError && !err.retryable) throw new UnrecoverableError(`EHR refused (HTTP ${err.status}): ${err.message}`);
+    if (err instanceof ForeignUrlError) throw new UnrecoverableError(err.message);
+    throw err;
+  }
+}
+
+/** Starts the events and assess workers. Any number of processes may run them against one Redis. */
+export function startWorkers(opts: WorkerOptions): RunningWorkers {
+  const events = new Worker<ChangeEvent, EventOutcome>(
+    EVENTS_QUEUE,
+    (job: Job<ChangeEvent>) => classify(() => processChangeEvent(opts.events, parseOrFail(ChangeEventSchema, job.data))),
+    { connection: workerConnection(opts.redisUrl), prefix: opts.prefix, concurrency: opts.eventsConcurrency },
+  );
+  const assess = new Worker<AssessJob, AssessJobResult>(
+    ASSESS_QUEUE,
+    (job: Job<AssessJob>) => {
+      const data = parseOrFail(AssessJobSchema, job.data);
+      return classify(() => assessPatient({ ...opts.assess, logger: opts.logger.child({ jobId: job.id, patientId: data.patientId }) }, data.patientId));
+    },
+    { connection: workerConnection(opts.redisUrl), prefix: opts.prefix, concurrency: opts.assessConcurrency },
+  );
+  for (const w of [events, assess]) {
+    w.on('failed', (job, err) => opts.logger.warn({ queue: w.name, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job failed'));
+    w.on('error', (err) => opts.logger.error({ queue: w.name, err: err.message }, 'worker error'));
+  }
+  return {
+    events,
+    assess,
+    close: async () => {
+      // Events first: in-flight events may still enqueue assessments.
+      await events.close();
+      await assess.close();
+    },
+  };
+}
+
+function parseOrFail<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: Error } }, data: unknown): T {
+  const r = schema.safeParse(data);
+  if (!r.success) throw new UnrecoverableError(`invalid job data: ${r.error.message}`);
+  return r.data;
+}

@@ -1,0 +1,98 @@
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { buildApp } from './api/app.js';
+import { asOfDate, type Config } from './config/config.js';
+import { FhirClient } from './fhir/fhir-client.js';
+import { ensureSubscription } from './intake/ensure-subscription.js';
+import { type AssessQueue, createAssessQueue } from './jobs/assess-queue.js';
+import { createEventsQueue, type EventsQueue } from './jobs/events-queue.js';
+import { producerConnection, ready } from './jobs/redis-connection.js';
+import { type RunningWorkers, startWorkers } from './jobs/workers.js';
+import type { Model } from './models/model.js';
+import { SERVICE_VERSION } from './version.js';
+
+export interface ServiceRoles {
+  http: boolean;
+  workers: boolean;
+}
+
+export interface RunningService {
+  /** Base URL the HTTP app listens on, when it serves HTTP. */
+  url?: string;
+  app?: FastifyInstance;
+  eventsQueue: EventsQueue;
+  assessQueue: AssessQueue;
+  workers?: RunningWorkers;
+  redis: Redis;
+  client: FhirClient;
+  /** Graceful shutdown: HTTP first, then workers (finishing in-flight jobs), then queues, then Redis. */
+  close(): Promise<void>;
+}
+
+/** Wires config, Redis, queues, the EHR client, the HTTP app and/or the workers into one process. */
+export async function startService(cfg: Config, roles: ServiceRoles, logger: Logger, models: Model[]): Promise<RunningService> {
+  const redis = producerConnection(cfg.REDIS_URL);
+  await ready(redis);
+  const prefix = cfg.QUEUE_PREFIX;
+  const eventsQueue = createEventsQueue(redis, prefix);
+  const assessQueue = createAssessQueue(redis, prefix);
+  const client = new FhirClient({ baseUrl: cfg.FHIR_BASE_URL, bearerToken: cfg.FHIR_BEARER_TOKEN, timeoutMs: cfg.FHIR_TIMEOUT_MS });
+  const watchedTypes = [...new Set(models.flatMap((m) => m.requires.resourceTypes))];
+
+  let workers: RunningWorkers | undefined;
+  if (roles.workers) {
+    workers = startWorkers({
+      redisUrl: cfg.REDIS_URL,
+      prefix,
+      eventsConcurrency: cfg.EVENTS_CONCURRENCY,
+      assessConcurrency: cfg.ASSESS_CONCURRENCY,
+      logger,
+      events: { client, redis, assessQueue, coalesceWindowMs: cfg.COALESCE_WINDOW_MS, watchedTypes, keyPrefix: prefix, logger },
+      assess: { client, redis, models, mode: cfg.MODEL_MODE, asOf: () => asOfDate(cfg), keyPrefix: prefix, source: cfg.SOURCE_NAME, serviceVersion: SERVICE_VERSION, logger },
+    });
+  }
+
+  let app: FastifyInstance | undefined;
+  let url: string | undefined;
+  if (roles.http) {
+    app = await buildApp({
+      logger,
+      bodyLimit: cfg.NOTIFY_BODY_LIMIT,
+      source: cfg.SOURCE_NAME,
+      guard: client.guard,
+      eventsQueue,
+      redis,
+      keyPrefix: prefix,
+      secret: cfg.NOTIFY_SECRET,
+      ready: async () => {
+        const checks: Record<string, string> = {};
+        checks.redis = await redis.ping().then(() => 'ok', (e: Error) => e.message);
+        checks.ehr = await client.get('metadata').then(() => 'ok', (e: Error) => e.message);
+        return { ok: Object.values(checks).every((v) => v === 'ok'), checks };
+      },
+    });
+    url = await app.listen({ host: cfg.HOST, port: cfg.PORT });
+    if (cfg.SUBSCRIBE_ON_START && cfg.PUBLIC_URL) {
+      const r = await ensureSubscription(client, `${cfg.PUBLIC_URL.replace(/\/$/, '')}/notify`, cfg.NOTIFY_SECRET, { kind: 'backport', content: 'id-only' });
+      logger.info({ subscription: r.subscription.id, action: r.action }, 'subscription ensured');
+    }
+  }
+
+  return {
+    url,
+    app,
+    eventsQueue,
+    assessQueue,
+    workers,
+    redis,
+    client,
+    close: async () => {
+      await app?.close();
+      await workers?.close();
+      await eventsQueue.close();
+      await assessQueue.close();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,31 @@
+import { pino, type Logger } from 'pino';
+
+/**
+ * Structured logs with PHI redaction. We log ids and references only; the redact paths are a second
+ * line of defence for anything that slips through (bodies, names, tokens).
+ */
+export function createLogger(level = 'info', name = 'fhir-assess'): Logger {
+  return pino({
+    name,
+    level,
+    redact: {
+      paths: [
+        'req.headers.authorization',
+        'req.headers["x-signature"]',
+        'headers.authorization',
+        '*.authorization',
+        'body',
+        'resource',
+        '*.resource',
+        'bundle',
+        '*.name',
+        '*.birthDate',
+        '*.address',
+        '*.telecom',
+      ],
+      censor: '[redacted]',
+    },
+  });
+}
+
+export type { Logger };
