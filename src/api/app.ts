@@ -39,8 +39,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setErrorHandler((err: FastifyError | NotificationError, req, reply) => {
     const status = err instanceof NotificationError ? err.status : (err.statusCode ?? 500);
     if (status >= 500) req.log.error({ err }, 'request failed');
-    const message = status >= 500 ? 'internal error; the event was not accepted, please retry' : err.message;
-    reply.code(status).type('application/fhir+json').send(outcome('error', issueCodeFor(status), message));
+    const known = err instanceof NotificationError;
+    const message = known || status < 500 ? err.message : 'internal error; the notification was not accepted, please retry';
+    const code = known ? (err as NotificationError).code : issueCodeFor(status);
+    reply.code(status).type('application/fhir+json').send(outcome('error', code, message));
   });
   app.setNotFoundHandler((req, reply) => {
     reply.code(404).type('application/fhir+json').send(outcome('error', 'not-found', `no route ${req.method} ${req.url.split('?')[0]}`));

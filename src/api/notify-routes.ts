@@ -6,7 +6,11 @@ import type { ChangeEvent } from '../intake/change-event.js';
 import { NotificationError } from '../intake/notification.js';
 import { parseNotification } from '../intake/parse-notification.js';
 import { enqueueChangeEvents, type EventsQueue } from '../jobs/events-queue.js';
+import { withTimeout } from '../util/with-timeout.js';
 import { outcome } from './operation-outcome.js';
+
+/** How long intake waits for Redis before refusing a notification (ms). */
+const ENQUEUE_TIMEOUT_MS = 5_000;
 
 export interface NotifyDeps {
   source: string;
@@ -40,10 +44,11 @@ export async function notifyRoutes(app: FastifyInstance, deps: NotifyDeps): Prom
       deps.guard,
     );
     if (parsed.subscription) {
-      await deps.redis.hset(`${deps.keyPrefix}:subscription-seen:${deps.source}`, parsed.subscription, new Date().toISOString());
+      await withTimeout(deps.redis.hset(`${deps.keyPrefix}:subscription-seen:${deps.source}`, parsed.subscription, new Date().toISOString()), ENQUEUE_TIMEOUT_MS, redisDown);
     }
     const events: ChangeEvent[] = parsed.events.map((e) => ({ ...e, source: deps.source }));
-    await enqueueChangeEvents(deps.eventsQueue, events);
+    // BullMQ waits for Redis to come back; an EHR must not: answer 503 so it retries later.
+    await withTimeout(enqueueChangeEvents(deps.eventsQueue, events), ENQUEUE_TIMEOUT_MS, redisDown);
     req.log.info({ variant: parsed.variant, type: parsed.type, events: events.length }, 'notification accepted');
     return reply.code(200).type('application/fhir+json').send(outcome('information', 'informational', `accepted ${parsed.type} with ${events.length} event(s)`));
   };
@@ -51,6 +56,8 @@ export async function notifyRoutes(app: FastifyInstance, deps: NotifyDeps): Prom
   app.put('/notify/:type/:id', { schema: pathSchema }, handle);
   app.delete('/notify/:type/:id', { schema: pathSchema }, handle);
 }
+
+const redisDown = () => new NotificationError(503, 'event store (Redis) unavailable; the notification was not accepted, please retry', 'transient');
 
 function authenticate(req: FastifyRequest, secret: string | undefined): void {
   if (!secret) return;

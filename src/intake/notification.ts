@@ -17,7 +17,7 @@ export class NotificationError extends Error {
   constructor(
     readonly status: number,
     message: string,
-    readonly code: 'invalid' | 'structure' | 'not-supported' | 'too-costly' | 'security' = 'invalid',
+    readonly code: 'invalid' | 'structure' | 'not-supported' | 'too-costly' | 'security' | 'transient' = 'invalid',
   ) {
     super(message);
     this.name = 'NotificationError';
