@@ -79,7 +79,8 @@ export async function demoCommand(argv: string[]): Promise<number> {
     rows.push(...(await describe(ehr, p, impressions)));
   }
   say(`All ${patients.length} assessments written in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);
-  say(table(['patient', 'age/sex', 'model', 'result', 'risk', 'written (preliminary, AIAST)'], rows));
+  say(table(['patient', 'age/sex', 'model', 'result', 'risk category', 'written back (status preliminary, labelled AIAST)'], rows));
+  say('(ids shortened to 8 characters)');
 
   if (values.keep) {
     say(`\nRunning until Ctrl-C. Look at:\n  ${sandbox.baseUrl}/RiskAssessment\n  ${sandbox.baseUrl}/ClinicalImpression\n  ${sandbox.baseUrl}/Provenance\n  ${service.url}/readyz`);
@@ -94,18 +95,30 @@ export async function demoCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** Ids are shortened to their first 8 characters to keep the table on one screen. */
+const short = (ref: string) => ref.replace(/^(\w+)\/(.{8}).*$/, '$1/$2');
+
 async function describe(ehr: FhirClient, p: Patient, impressions: ClinicalImpression[]): Promise<string[][]> {
   const ci = impressions[0];
   const risks = await ehr.searchAll<RiskAssessment>('RiskAssessment', { subject: `Patient/${p.id}` });
   const provs = await ehr.searchAll<Provenance>('Provenance', { target: `ClinicalImpression/${ci.id}` });
-  const written = [...risks.map((r) => `RiskAssessment/${r.id}`), `ClinicalImpression/${ci.id}`, ...provs.map((x) => `Provenance/${x.id}`)].join(' ');
-  const who = [`Patient/${p.id}`, `${ageAt(p, DEMO_AS_OF)} ${p.gender ?? ''}`];
-  if (!risks.length) return [[...who, 'risk equations', ci.summary?.slice(0, 60) ?? 'not computed', '-', written]];
+  const written = [...risks.map((r) => `RiskAssessment/${r.id}`), `ClinicalImpression/${ci.id}`, ...provs.map((x) => `Provenance/${x.id}`)]
+    .map(short)
+    .join(' ');
+  const who = [short(`Patient/${p.id}`), `${ageAt(p, DEMO_AS_OF)} ${p.gender ?? ''}`];
+  if (!risks.length) return [[...who, '-', 'not computed', brief(ci.summary ?? ''), written]];
   return risks.map((r) => {
     const pred = r.prediction?.[0];
-    const pct = pred?.probabilityDecimal !== undefined ? `${(pred.probabilityDecimal * 100).toFixed(1)} %` : '-';
-    return [...who, r.method?.coding?.[0]?.code ?? 'model', `${pred?.outcome?.text ?? ''} ${pct}`, pred?.qualitativeRisk?.coding?.[0]?.code ?? '-', written];
+    const pct = pred?.probabilityDecimal !== undefined ? `${(pred.probabilityDecimal * 100).toFixed(1)} % at 10 y` : '-';
+    const category = pred?.qualitativeRisk?.text ?? pred?.qualitativeRisk?.coding?.[0]?.code ?? '-';
+    return [...who, r.method?.coding?.[0]?.code ?? 'model', pct, category, written];
   });
+}
+
+/** "... not applicable: prior clinical ASCVD: Coronary Heart Disease (Condition/...)" -> "not applicable: prior clinical ASCVD". */
+function brief(summary: string): string {
+  const m = /(not applicable: [^:(]+|missing[^.(]*)/i.exec(summary);
+  return (m?.[1] ?? summary).trim().slice(0, 48);
 }
 
 async function waitFor<T>(probe: () => Promise<T | undefined | false>, limitMs: number, what: string): Promise<T> {

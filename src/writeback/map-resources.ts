@@ -83,7 +83,9 @@ function prediction(p: Prediction, asOf: Date): RiskAssessmentPrediction {
   return {
     outcome: p.outcome,
     probabilityDecimal: p.probability,
-    qualitativeRisk: p.qualitativeRisk ? { coding: [{ system: RISK_PROBABILITY_SYSTEM, code: p.qualitativeRisk }] } : undefined,
+    qualitativeRisk: p.qualitativeRisk
+      ? { coding: [{ system: RISK_PROBABILITY_SYSTEM, code: p.qualitativeRisk }], text: p.category }
+      : undefined,
     whenPeriod: end ? { start: asOf.toISOString().slice(0, 10), end: end.toISOString().slice(0, 10) } : undefined,
     rationale: p.rationale,
   };
