@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { ConfigError } from './config/config.js';
 import { UsageError } from './cli/args.js';
+import { ConfigError } from './config/config.js';
 
 const USAGE = `fhir-assess: AI risk assessments from EHR events, written back as FHIR
 

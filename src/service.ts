@@ -31,14 +31,26 @@ export interface RunningService {
 }
 
 /** Wires config, Redis, queues, the EHR client, the HTTP app and/or the workers into one process. */
-export async function startService(cfg: Config, roles: ServiceRoles, logger: Logger, models: Model[]): Promise<RunningService> {
+export async function startService(
+  cfg: Config,
+  roles: ServiceRoles,
+  logger: Logger,
+  models: Model[],
+): Promise<RunningService> {
   const redis = producerConnection(cfg.REDIS_URL);
   await ready(redis);
   const prefix = cfg.QUEUE_PREFIX;
   const eventsQueue = createEventsQueue(redis, prefix);
   const assessQueue = createAssessQueue(redis, prefix);
-  const client = new FhirClient({ baseUrl: cfg.FHIR_BASE_URL, bearerToken: cfg.FHIR_BEARER_TOKEN, timeoutMs: cfg.FHIR_TIMEOUT_MS });
+  const client = new FhirClient({
+    baseUrl: cfg.FHIR_BASE_URL,
+    bearerToken: cfg.FHIR_BEARER_TOKEN,
+    timeoutMs: cfg.FHIR_TIMEOUT_MS,
+  });
   const watchedTypes = [...new Set(models.flatMap((m) => m.requires.resourceTypes))];
+  // The first "something changed" ping catches up from when the service first started, not from the
+  // beginning of the EHR's history. NX: restarts and other replicas keep the existing watermark.
+  await redis.set(`${prefix}:watermark:${cfg.SOURCE_NAME}`, new Date().toISOString(), 'NX');
 
   let workers: RunningWorkers | undefined;
   if (roles.workers) {
@@ -48,8 +60,27 @@ export async function startService(cfg: Config, roles: ServiceRoles, logger: Log
       eventsConcurrency: cfg.EVENTS_CONCURRENCY,
       assessConcurrency: cfg.ASSESS_CONCURRENCY,
       logger,
-      events: { client, redis, assessQueue, coalesceWindowMs: cfg.COALESCE_WINDOW_MS, watchedTypes, keyPrefix: prefix, logger },
-      assess: { client, redis, models, mode: cfg.MODEL_MODE, asOf: () => asOfDate(cfg), keyPrefix: prefix, source: cfg.SOURCE_NAME, serviceVersion: SERVICE_VERSION, logger },
+      events: {
+        client,
+        redis,
+        assessQueue,
+        coalesceWindowMs: cfg.COALESCE_WINDOW_MS,
+        watchedTypes,
+        pollOverlapMs: cfg.POLL_OVERLAP_MS,
+        keyPrefix: prefix,
+        logger,
+      },
+      assess: {
+        client,
+        redis,
+        models,
+        mode: cfg.MODEL_MODE,
+        asOf: () => asOfDate(cfg),
+        keyPrefix: prefix,
+        source: cfg.SOURCE_NAME,
+        serviceVersion: SERVICE_VERSION,
+        logger,
+      },
     });
   }
 
@@ -67,14 +98,23 @@ export async function startService(cfg: Config, roles: ServiceRoles, logger: Log
       secret: cfg.NOTIFY_SECRET,
       ready: async () => {
         const checks: Record<string, string> = {};
-        checks.redis = await redis.ping().then(() => 'ok', (e: Error) => e.message);
-        checks.ehr = await client.get('metadata').then(() => 'ok', (e: Error) => e.message);
+        checks.redis = await redis.ping().then(
+          () => 'ok',
+          (e: Error) => e.message,
+        );
+        checks.ehr = await client.get('metadata').then(
+          () => 'ok',
+          (e: Error) => e.message,
+        );
         return { ok: Object.values(checks).every((v) => v === 'ok'), checks };
       },
     });
     url = await app.listen({ host: cfg.HOST, port: cfg.PORT });
     if (cfg.SUBSCRIBE_ON_START && cfg.PUBLIC_URL) {
-      const r = await ensureSubscription(client, `${cfg.PUBLIC_URL.replace(/\/$/, '')}/notify`, cfg.NOTIFY_SECRET, { kind: 'backport', content: 'id-only' });
+      const r = await ensureSubscription(client, `${cfg.PUBLIC_URL.replace(/\/$/, '')}/notify`, cfg.NOTIFY_SECRET, {
+        kind: 'backport',
+        content: 'id-only',
+      });
       logger.info({ subscription: r.subscription.id, action: r.action }, 'subscription ensured');
     }
   }

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { NotificationError } from '../intake/notification.js';
-import { notifyRoutes, type NotifyDeps } from './notify-routes.js';
+import { type NotifyDeps, notifyRoutes } from './notify-routes.js';
 import { issueCodeFor, outcome } from './operation-outcome.js';
 
 export interface AppDeps extends NotifyDeps {
@@ -32,20 +32,35 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.addContentTypeParser('*', (req, payload, done) => {
     // An empty POST (classic rest-hook without payload) may come with any or no content type.
-    if (Number(req.headers['content-length'] ?? 0) === 0 && !req.headers['transfer-encoding']) return done(null, undefined);
+    if (Number(req.headers['content-length'] ?? 0) === 0 && !req.headers['transfer-encoding'])
+      return done(null, undefined);
     payload.resume();
-    done(new NotificationError(415, `content type '${req.headers['content-type'] ?? ''}' is not supported; send application/fhir+json`, 'not-supported'), undefined);
+    done(
+      new NotificationError(
+        415,
+        `content type '${req.headers['content-type'] ?? ''}' is not supported; send application/fhir+json`,
+        'not-supported',
+      ),
+      undefined,
+    );
   });
   app.setErrorHandler((err: FastifyError | NotificationError, req, reply) => {
     const status = err instanceof NotificationError ? err.status : (err.statusCode ?? 500);
     if (status >= 500) req.log.error({ err }, 'request failed');
     const known = err instanceof NotificationError;
-    const message = known || status < 500 ? err.message : 'internal error; the notification was not accepted, please retry';
+    const message =
+      known || status < 500 ? err.message : 'internal error; the notification was not accepted, please retry';
     const code = known ? (err as NotificationError).code : issueCodeFor(status);
-    reply.code(status).type('application/fhir+json').send(outcome('error', code, message));
+    reply
+      .code(status)
+      .type('application/fhir+json')
+      .send(outcome('error', code, message));
   });
   app.setNotFoundHandler((req, reply) => {
-    reply.code(404).type('application/fhir+json').send(outcome('error', 'not-found', `no route ${req.method} ${req.url.split('?')[0]}`));
+    reply
+      .code(404)
+      .type('application/fhir+json')
+      .send(outcome('error', 'not-found', `no route ${req.method} ${req.url.split('?')[0]}`));
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {

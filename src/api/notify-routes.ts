@@ -5,7 +5,7 @@ import type { BaseUrlGuard } from '../fhir/base-url-guard.js';
 import type { ChangeEvent } from '../intake/change-event.js';
 import { NotificationError } from '../intake/notification.js';
 import { parseNotification } from '../intake/parse-notification.js';
-import { enqueueChangeEvents, type EventsQueue } from '../jobs/events-queue.js';
+import { type EventsQueue, enqueueChangeEvents } from '../jobs/events-queue.js';
 import { withTimeout } from '../util/with-timeout.js';
 import { outcome } from './operation-outcome.js';
 
@@ -44,26 +44,46 @@ export async function notifyRoutes(app: FastifyInstance, deps: NotifyDeps): Prom
       deps.guard,
     );
     if (parsed.subscription) {
-      await withTimeout(deps.redis.hset(`${deps.keyPrefix}:subscription-seen:${deps.source}`, parsed.subscription, new Date().toISOString()), ENQUEUE_TIMEOUT_MS, redisDown);
+      await withTimeout(
+        deps.redis.hset(
+          `${deps.keyPrefix}:subscription-seen:${deps.source}`,
+          parsed.subscription,
+          new Date().toISOString(),
+        ),
+        ENQUEUE_TIMEOUT_MS,
+        redisDown,
+      );
     }
     const events: ChangeEvent[] = parsed.events.map((e) => ({ ...e, source: deps.source }));
     // BullMQ waits for Redis to come back; an EHR must not: answer 503 so it retries later.
     await withTimeout(enqueueChangeEvents(deps.eventsQueue, events), ENQUEUE_TIMEOUT_MS, redisDown);
     req.log.info({ variant: parsed.variant, type: parsed.type, events: events.length }, 'notification accepted');
-    return reply.code(200).type('application/fhir+json').send(outcome('information', 'informational', `accepted ${parsed.type} with ${events.length} event(s)`));
+    return reply
+      .code(200)
+      .type('application/fhir+json')
+      .send(outcome('information', 'informational', `accepted ${parsed.type} with ${events.length} event(s)`));
   };
   app.post('/notify', handle);
   app.put('/notify/:type/:id', { schema: pathSchema }, handle);
   app.delete('/notify/:type/:id', { schema: pathSchema }, handle);
 }
 
-const redisDown = () => new NotificationError(503, 'event store (Redis) unavailable; the notification was not accepted, please retry', 'transient');
+const redisDown = () =>
+  new NotificationError(
+    503,
+    'event store (Redis) unavailable; the notification was not accepted, please retry',
+    'transient',
+  );
 
 function authenticate(req: FastifyRequest, secret: string | undefined): void {
   if (!secret) return;
   const given = Buffer.from(req.headers.authorization ?? '');
   const expected = Buffer.from(`Bearer ${secret}`);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    throw new NotificationError(401, 'missing or wrong bearer secret: configure the Subscription channel.header "Authorization: Bearer <NOTIFY_SECRET>"', 'security');
+    throw new NotificationError(
+      401,
+      'missing or wrong bearer secret: configure the Subscription channel.header "Authorization: Bearer <NOTIFY_SECRET>"',
+      'security',
+    );
   }
 }

@@ -48,7 +48,14 @@ export async function assessPatient(deps: AssessDeps, patientId: string): Promis
     });
     await deps.redis.set(markerKey, key);
     deps.logger.info(
-      { patientId, model: `${model.id}@${model.version}`, created: result.created, existing: result.existing, mode: result.mode, truncated: record.truncated },
+      {
+        patientId,
+        model: `${model.id}@${model.version}`,
+        created: result.created,
+        existing: result.existing,
+        mode: result.mode,
+        truncated: record.truncated,
+      },
       'assessment written',
     );
     assessments.push({ ...base, written: result.written, created: result.created });

@@ -5,10 +5,19 @@ export const DEMO_AS_OF = '2021-04-01';
 const WHEN = '2021-03-31T09:00:00Z';
 
 const LOINC = 'http://loinc.org';
-const vital = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] };
+const vital = {
+  coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }],
+};
 const lab = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }] };
 
-function quantityObservation(patientId: string, code: string, display: string, value: number, unit: string, ucum: string): Observation {
+function quantityObservation(
+  patientId: string,
+  code: string,
+  display: string,
+  value: number,
+  unit: string,
+  ucum: string,
+): Observation {
   return {
     resourceType: 'Observation',
     status: 'final',
@@ -36,8 +45,14 @@ export function newClinicalData(patientId: string, variant: number): Bundle {
     subject: { reference: `Patient/${patientId}` },
     effectiveDateTime: WHEN,
     component: [
-      { code: { coding: [{ system: LOINC, code: '8480-6', display: 'Systolic blood pressure' }] }, valueQuantity: { value: sbp, unit: 'mm[Hg]', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' } },
-      { code: { coding: [{ system: LOINC, code: '8462-4', display: 'Diastolic blood pressure' }] }, valueQuantity: { value: 80, unit: 'mm[Hg]', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' } },
+      {
+        code: { coding: [{ system: LOINC, code: '8480-6', display: 'Systolic blood pressure' }] },
+        valueQuantity: { value: sbp, unit: 'mm[Hg]', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' },
+      },
+      {
+        code: { coding: [{ system: LOINC, code: '8462-4', display: 'Diastolic blood pressure' }] },
+        valueQuantity: { value: 80, unit: 'mm[Hg]', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' },
+      },
     ],
   };
   const resources = [
@@ -58,6 +73,7 @@ export function ageAt(patient: Patient, asOf: string): number | undefined {
   const b = new Date(patient.birthDate);
   const a = new Date(asOf);
   let age = a.getUTCFullYear() - b.getUTCFullYear();
-  if (a.getUTCMonth() < b.getUTCMonth() || (a.getUTCMonth() === b.getUTCMonth() && a.getUTCDate() < b.getUTCDate())) age--;
+  if (a.getUTCMonth() < b.getUTCMonth() || (a.getUTCMonth() === b.getUTCMonth() && a.getUTCDate() < b.getUTCDate()))
+    age--;
   return age;
 }

@@ -22,7 +22,11 @@ const WAIT_LIMIT_MS = 120_000;
  * AI assessments are written back, then prints them.
  */
 export async function demoCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { keep: { type: 'boolean' }, patients: { type: 'string' }, 'log-level': { type: 'string' } });
+  const { values } = parse(argv, {
+    keep: { type: 'boolean' },
+    patients: { type: 'string' },
+    'log-level': { type: 'string' },
+  });
   const count = intOption(values.patients as string | undefined, 'patients', 5);
   const say = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -49,8 +53,15 @@ export async function demoCommand(argv: string[]): Promise<number> {
   say(`fhir-assess service: ${service.url} (notifications at ${cfg.PUBLIC_URL}/notify)`);
 
   const ehr = new FhirClient({ baseUrl: sandbox.baseUrl });
-  const sub = await ensureSubscription(ehr, `${cfg.PUBLIC_URL}/notify`, secret, { kind: 'backport', content: 'id-only' });
-  await waitFor(async () => (await ehr.read<Subscription>('Subscription', sub.subscription.id!)).status === 'active', 10_000, 'the Subscription to become active (handshake)');
+  const sub = await ensureSubscription(ehr, `${cfg.PUBLIC_URL}/notify`, secret, {
+    kind: 'backport',
+    content: 'id-only',
+  });
+  await waitFor(
+    async () => (await ehr.read<Subscription>('Subscription', sub.subscription.id!)).status === 'active',
+    10_000,
+    'the Subscription to become active (handshake)',
+  );
   say(`Subscription/${sub.subscription.id}: R4 Backport topic, id-only, active\n`);
 
   const patients = (await ehr.searchAll<Patient>('Patient', { _count: '200' }))
@@ -79,11 +90,18 @@ export async function demoCommand(argv: string[]): Promise<number> {
     rows.push(...(await describe(ehr, p, impressions)));
   }
   say(`All ${patients.length} assessments written in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);
-  say(table(['patient', 'age/sex', 'model', 'result', 'risk category', 'written back (status preliminary, labelled AIAST)'], rows));
+  say(
+    table(
+      ['patient', 'age/sex', 'model', 'result', 'risk category', 'written back (status preliminary, labelled AIAST)'],
+      rows,
+    ),
+  );
   say('(ids shortened to 8 characters)');
 
   if (values.keep) {
-    say(`\nRunning until Ctrl-C. Look at:\n  ${sandbox.baseUrl}/RiskAssessment\n  ${sandbox.baseUrl}/ClinicalImpression\n  ${sandbox.baseUrl}/Provenance\n  ${service.url}/readyz`);
+    say(
+      `\nRunning until Ctrl-C. Look at:\n  ${sandbox.baseUrl}/RiskAssessment\n  ${sandbox.baseUrl}/ClinicalImpression\n  ${sandbox.baseUrl}/Provenance\n  ${service.url}/readyz`,
+    );
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
@@ -102,14 +120,19 @@ async function describe(ehr: FhirClient, p: Patient, impressions: ClinicalImpres
   const ci = impressions[0];
   const risks = await ehr.searchAll<RiskAssessment>('RiskAssessment', { subject: `Patient/${p.id}` });
   const provs = await ehr.searchAll<Provenance>('Provenance', { target: `ClinicalImpression/${ci.id}` });
-  const written = [...risks.map((r) => `RiskAssessment/${r.id}`), `ClinicalImpression/${ci.id}`, ...provs.map((x) => `Provenance/${x.id}`)]
+  const written = [
+    ...risks.map((r) => `RiskAssessment/${r.id}`),
+    `ClinicalImpression/${ci.id}`,
+    ...provs.map((x) => `Provenance/${x.id}`),
+  ]
     .map(short)
     .join(' ');
   const who = [short(`Patient/${p.id}`), `${ageAt(p, DEMO_AS_OF)} ${p.gender ?? ''}`];
   if (!risks.length) return [[...who, '-', 'not computed', brief(ci.summary ?? ''), written]];
   return risks.map((r) => {
     const pred = r.prediction?.[0];
-    const pct = pred?.probabilityDecimal !== undefined ? `${(pred.probabilityDecimal * 100).toFixed(1)} % at 10 y` : '-';
+    const pct =
+      pred?.probabilityDecimal !== undefined ? `${(pred.probabilityDecimal * 100).toFixed(1)} % at 10 y` : '-';
     const category = pred?.qualitativeRisk?.text ?? pred?.qualitativeRisk?.coding?.[0]?.code ?? '-';
     return [...who, r.method?.coding?.[0]?.code ?? 'model', pct, category, written];
   });
@@ -126,13 +149,20 @@ async function waitFor<T>(probe: () => Promise<T | undefined | false>, limitMs: 
   for (;;) {
     const v = await probe();
     if (v) return v as T;
-    if (Date.now() > deadline) throw new Error(`timed out after ${limitMs / 1000} s waiting for ${what}; run with --log-level info to see the pipeline's logs`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${limitMs / 1000} s waiting for ${what}; run with --log-level info to see the pipeline's logs`,
+      );
     await new Promise((r) => setTimeout(r, 250));
   }
 }
 
 function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (c ?? '').padEnd(widths[i])).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (c ?? '').padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }

@@ -11,9 +11,12 @@ export interface DemoRedis {
 export async function redisForDemo(env = process.env): Promise<DemoRedis> {
   if (env.REDIS_URL) {
     if (await redisAnswers(env.REDIS_URL, 2000)) return { url: env.REDIS_URL, how: 'REDIS_URL', stop: async () => {} };
-    throw new Error(`REDIS_URL=${env.REDIS_URL} does not answer PING. Start that Redis, or unset REDIS_URL to let the demo find or start one.`);
+    throw new Error(
+      `REDIS_URL=${env.REDIS_URL} does not answer PING. Start that Redis, or unset REDIS_URL to let the demo find or start one.`,
+    );
   }
-  if (await redisAnswers('redis://127.0.0.1:6379', 1000)) return { url: 'redis://127.0.0.1:6379', how: 'local Redis on 127.0.0.1:6379', stop: async () => {} };
+  if (await redisAnswers('redis://127.0.0.1:6379', 1000))
+    return { url: 'redis://127.0.0.1:6379', how: 'local Redis on 127.0.0.1:6379', stop: async () => {} };
   const onPath = (env.PATH ?? '').split(':').some((dir) => existsSync(`${dir}/redis-server`));
   if (!onPath) {
     throw new Error(

@@ -19,7 +19,9 @@ export async function sandboxCommand(argv: string[]): Promise<number> {
     patients: values.patients === undefined ? undefined : intOption(values.patients as string, 'patients', 0),
     logger: createLogger(process.env.LOG_LEVEL ?? 'info', 'sandbox'),
   });
-  process.stdout.write(`Sandbox EHR ready in ${((Date.now() - started) / 1000).toFixed(1)} s at ${sandbox.baseUrl}\nTry: curl ${sandbox.baseUrl}/Patient?_count=5\n`);
+  process.stdout.write(
+    `Sandbox EHR ready in ${((Date.now() - started) / 1000).toFixed(1)} s at ${sandbox.baseUrl}\nTry: curl ${sandbox.baseUrl}/Patient?_count=5\n`,
+  );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

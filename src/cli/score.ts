@@ -5,7 +5,11 @@ import { parse, UsageError } from './args.js';
 
 /** `score FILE [--as-of DATE] [--format json|table]`: the embedded model over a Bundle file, offline. */
 export async function scoreCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { 'as-of': { type: 'string' }, format: { type: 'string' }, models: { type: 'string' } }, true);
+  const { values, positionals } = parse(
+    argv,
+    { 'as-of': { type: 'string' }, format: { type: 'string' }, models: { type: 'string' } },
+    true,
+  );
   if (positionals.length !== 1) throw new UsageError('score needs exactly one Bundle file');
   const asOfText = values['as-of'] as string | undefined;
   const asOf = asOfText ? new Date(`${asOfText}T00:00:00Z`) : new Date();
@@ -18,7 +22,8 @@ export async function scoreCommand(argv: string[]): Promise<number> {
   } catch (err) {
     throw new UsageError(`cannot read a JSON Bundle from ${positionals[0]}: ${(err as Error).message}`);
   }
-  if (bundle?.resourceType !== 'Bundle') throw new UsageError(`${positionals[0]} is a ${bundle?.resourceType ?? 'non-FHIR document'}, not a Bundle`);
+  if (bundle?.resourceType !== 'Bundle')
+    throw new UsageError(`${positionals[0]} is a ${bundle?.resourceType ?? 'non-FHIR document'}, not a Bundle`);
   const models = (values.models as string | undefined)?.split(',');
   const outputs = await scoreBundle(bundle, { asOf, models });
   process.stdout.write(format === 'json' ? `${JSON.stringify(outputs, null, 2)}\n` : `${formatTable(outputs)}\n`);

@@ -9,7 +9,9 @@ export async function serveCommand(role: 'serve' | 'worker' | 'all'): Promise<nu
   const cfg = loadConfig();
   const logger = createLogger(cfg.LOG_LEVEL);
   loadFhirDefinitions();
-  const service = await startService(cfg, { http: role !== 'worker', workers: role !== 'serve' }, logger, [createEmbeddedModel()]);
+  const service = await startService(cfg, { http: role !== 'worker', workers: role !== 'serve' }, logger, [
+    createEmbeddedModel(),
+  ]);
   logger.info({ role, url: service.url, fhirBase: cfg.FHIR_BASE_URL }, 'fhir-assess started');
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));

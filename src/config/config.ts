@@ -35,6 +35,8 @@ export const ConfigSchema = z.object({
   SUBSCRIBE_ON_START: bool.default(false),
   /** Debounce window: changes to one patient within it give one assessment of the newest state. */
   COALESCE_WINDOW_MS: int(0, 600_000).default(3000),
+  /** Overlap subtracted from the poll watermark so clock skew between us and the EHR loses nothing. */
+  POLL_OVERLAP_MS: int(0, 3_600_000).default(5000),
   ASSESS_CONCURRENCY: int(1, 64).default(4),
   EVENTS_CONCURRENCY: int(1, 256).default(16),
   /** Fixed as-of date for the models (ISO date); default: now. Synthea data ends 2021-03-31. */
@@ -51,7 +53,9 @@ export type Config = Readonly<z.infer<typeof ConfigSchema>>;
 /** Thrown when configuration is invalid; the message lists every problem at once. */
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
-    super(`Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  - ${problems.join('\n  - ')}`);
+    super(
+      `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  - ${problems.join('\n  - ')}`,
+    );
     this.name = 'ConfigError';
   }
 }

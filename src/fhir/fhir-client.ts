@@ -1,4 +1,4 @@
-import { OperationOutcomeError, normalizeOperationOutcome, serverError } from '@medplum/core';
+import { normalizeOperationOutcome, OperationOutcomeError, serverError } from '@medplum/core';
 import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { BaseUrlGuard } from './base-url-guard.js';
 
@@ -59,7 +59,12 @@ export class FhirClient {
   }
 
   async create<T extends Resource>(resource: T, ifNoneExist?: string): Promise<T> {
-    return this.request<T>('POST', resource.resourceType, resource, ifNoneExist ? { 'If-None-Exist': ifNoneExist } : {});
+    return this.request<T>(
+      'POST',
+      resource.resourceType,
+      resource,
+      ifNoneExist ? { 'If-None-Exist': ifNoneExist } : {},
+    );
   }
 
   async update<T extends Resource>(resource: T & { id: string }): Promise<T> {
@@ -94,7 +99,12 @@ export class FhirClient {
     return out;
   }
 
-  async request<T>(method: string, pathOrUrl: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  async request<T>(
+    method: string,
+    pathOrUrl: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<T> {
     const url = this.guard.resolve(pathOrUrl);
     const attempts = this.opts.maxAttempts ?? 3;
     for (let attempt = 1; ; attempt++) {
@@ -103,7 +113,8 @@ export class FhirClient {
       } catch (err) {
         const retryable = err instanceof FhirHttpError ? err.retryable : isConnectionError(err);
         if (!retryable || attempt >= attempts) throw err;
-        const retryAfterMs = err instanceof FhirHttpError ? (err as FhirHttpError & { retryAfterMs?: number }).retryAfterMs : undefined;
+        const retryAfterMs =
+          err instanceof FhirHttpError ? (err as FhirHttpError & { retryAfterMs?: number }).retryAfterMs : undefined;
         await sleep(retryAfterMs ?? RETRY_BASE_MS * 2 ** (attempt - 1) * (0.5 + Math.random()));
       }
     }
@@ -125,7 +136,10 @@ export class FhirClient {
     const text = await res.text();
     const json = text ? safeJson(text) : undefined;
     if (!res.ok) {
-      const outcome = json?.resourceType === 'OperationOutcome' ? normalizeOperationOutcome(json) : serverError(new Error(`EHR answered HTTP ${res.status} to ${method} ${url.pathname}`));
+      const outcome =
+        json?.resourceType === 'OperationOutcome'
+          ? normalizeOperationOutcome(json)
+          : serverError(new Error(`EHR answered HTTP ${res.status} to ${method} ${url.pathname}`));
       const error = new FhirHttpError(res.status, outcome, url.pathname) as FhirHttpError & { retryAfterMs?: number };
       error.retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
       throw error;
@@ -134,7 +148,7 @@ export class FhirClient {
   }
 }
 
-function safeJson(text: string): any {
+function safeJson(text: string): { resourceType?: string } | undefined {
   try {
     return JSON.parse(text);
   } catch {

@@ -11,11 +11,20 @@ export const ChangeEventSchema = z.object({
   via: z.string().min(1),
   /** `create | update | delete`, or `ping` when the notification only said "something changed" (empty body). */
   interaction: z.enum(['create', 'update', 'delete', 'ping']),
-  resourceType: z.string().regex(/^[A-Z][A-Za-z]+$/).optional(),
-  id: z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/).optional(),
+  resourceType: z
+    .string()
+    .regex(/^[A-Z][A-Za-z]+$/)
+    .optional(),
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9\-.]{1,64}$/)
+    .optional(),
   versionId: z.string().max(64).optional(),
   /** Patient id when the notification already told us (full-resource payloads). */
-  patientId: z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/).optional(),
+  patientId: z
+    .string()
+    .regex(/^[A-Za-z0-9\-.]{1,64}$/)
+    .optional(),
   subscription: z.string().max(256).optional(),
   eventNumber: z.number().int().nonnegative().optional(),
   occurredAt: z.string().optional(),

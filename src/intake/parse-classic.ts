@@ -46,7 +46,10 @@ export function parseClassicWithPath(
   }
   const resource = expectResource(body);
   if (resource.resourceType !== resourceType || resource.id !== id) {
-    throw new NotificationError(400, `body is ${resource.resourceType}/${resource.id} but the path says ${resourceType}/${id}`);
+    throw new NotificationError(
+      400,
+      `body is ${resource.resourceType}/${resource.id} but the path says ${resourceType}/${id}`,
+    );
   }
   return {
     variant: 'r4-classic-payload',
@@ -62,7 +65,8 @@ export function parseMedplum(headers: Record<string, string | undefined>, body: 
   const deleted = headers['x-medplum-deleted-resource'];
   if (interaction === 'delete' || deleted) {
     const m = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(deleted ?? '');
-    if (!m) throw new NotificationError(400, 'Medplum delete notification without a valid X-Medplum-Deleted-Resource header');
+    if (!m)
+      throw new NotificationError(400, 'Medplum delete notification without a valid X-Medplum-Deleted-Resource header');
     return {
       variant: 'medplum',
       type: 'event-notification',
@@ -88,7 +92,12 @@ export function parseHapiTransaction(bundle: Bundle, guard: BaseUrlGuard): Parse
       events.push(eventFromResource(entry.resource, 'update', 'hapi-transaction'));
     } else if (entry.request?.url) {
       const ref = referenceOf(entry.request.url, guard);
-      if (ref) events.push({ via: 'hapi-transaction', interaction: entry.request.method === 'DELETE' ? 'delete' : 'update', ...ref });
+      if (ref)
+        events.push({
+          via: 'hapi-transaction',
+          interaction: entry.request.method === 'DELETE' ? 'delete' : 'update',
+          ...ref,
+        });
     }
   }
   return { variant: 'hapi-transaction', type: 'event-notification', events };
@@ -96,9 +105,15 @@ export function parseHapiTransaction(bundle: Bundle, guard: BaseUrlGuard): Parse
 
 /** `{resourceType, id}` of a relative `Type/id` or an absolute URL under the FHIR base; refuses other servers. */
 export function referenceOf(url: string, guard: BaseUrlGuard): { resourceType: string; id: string } | undefined {
-  const relative = /^[a-z]+:/i.test(url) ? guard.relativeReference(url) : url.split('?')[0].replace(/\/_history\/.*$/, '');
+  const relative = /^[a-z]+:/i.test(url)
+    ? guard.relativeReference(url)
+    : url.split('?')[0].replace(/\/_history\/.*$/, '');
   if (relative === undefined) {
-    throw new NotificationError(422, `notification references a resource outside the configured FHIR base URL`, 'security');
+    throw new NotificationError(
+      422,
+      `notification references a resource outside the configured FHIR base URL`,
+      'security',
+    );
   }
   const m = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(relative);
   return m ? { resourceType: m[1], id: m[2] } : undefined;

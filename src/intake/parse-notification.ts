@@ -1,7 +1,13 @@
 import type { Bundle } from '@medplum/fhirtypes';
 import type { BaseUrlGuard } from '../fhir/base-url-guard.js';
 import { NotificationError, type ParsedNotification } from './notification.js';
-import { expectResource, parseClassicWithPath, parseEmptyPing, parseHapiTransaction, parseMedplum } from './parse-classic.js';
+import {
+  expectResource,
+  parseClassicWithPath,
+  parseEmptyPing,
+  parseHapiTransaction,
+  parseMedplum,
+} from './parse-classic.js';
 import { parseSubscriptionBundle } from './parse-subscription-bundle.js';
 
 export interface IncomingNotification {
@@ -19,21 +25,32 @@ export const MAX_NOTIFICATION_ENTRIES = 1000;
 /** Routes a notification to its wire-format parser by method, path, headers and body shape (standards.md §0). */
 export function parseNotification(n: IncomingNotification, guard: BaseUrlGuard): ParsedNotification {
   if (n.method === 'PUT' || n.method === 'DELETE') {
-    if (!n.path) throw new NotificationError(405, `${n.method} is only accepted at /notify/{type}/{id}`, 'not-supported');
+    if (!n.path)
+      throw new NotificationError(405, `${n.method} is only accepted at /notify/{type}/{id}`, 'not-supported');
     return parseClassicWithPath(n.method, n.path.resourceType, n.path.id, n.body);
   }
   if (n.headers['x-medplum-subscription'] || n.headers['x-medplum-interaction']) return parseMedplum(n.headers, n.body);
   if (n.body === undefined) return parseEmptyPing();
   const resource = expectResource(n.body);
   if (resource.resourceType !== 'Bundle') {
-    throw new NotificationError(422, `a ${resource.resourceType} was posted without X-Medplum-* headers; classic payloads use PUT /notify/{type}/{id}`);
+    throw new NotificationError(
+      422,
+      `a ${resource.resourceType} was posted without X-Medplum-* headers; classic payloads use PUT /notify/{type}/{id}`,
+    );
   }
   const bundle = resource as Bundle;
   if ((bundle.entry?.length ?? 0) > MAX_NOTIFICATION_ENTRIES) {
-    throw new NotificationError(413, `notification has ${bundle.entry?.length} entries; at most ${MAX_NOTIFICATION_ENTRIES} are accepted`, 'too-costly');
+    throw new NotificationError(
+      413,
+      `notification has ${bundle.entry?.length} entries; at most ${MAX_NOTIFICATION_ENTRIES} are accepted`,
+      'too-costly',
+    );
   }
   const first = bundle.entry?.[0]?.resource?.resourceType;
-  if ((bundle.type as string) === 'subscription-notification' || (bundle.type === 'history' && (first === 'Parameters' || first === 'SubscriptionStatus'))) {
+  if (
+    (bundle.type as string) === 'subscription-notification' ||
+    (bundle.type === 'history' && (first === 'Parameters' || first === 'SubscriptionStatus'))
+  ) {
     return parseSubscriptionBundle(bundle, guard);
   }
   if (bundle.type === 'transaction') return parseHapiTransaction(bundle, guard);

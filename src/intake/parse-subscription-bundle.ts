@@ -20,7 +20,8 @@ interface NotificationStatus {
  */
 export function parseSubscriptionBundle(bundle: Bundle, guard: BaseUrlGuard): ParsedNotification {
   const first = bundle.entry?.[0]?.resource;
-  const variant = first?.resourceType === 'Parameters' ? 'r4-backport' : bundle.type === 'history' ? 'r4b-backport' : 'r5';
+  const variant =
+    first?.resourceType === 'Parameters' ? 'r4-backport' : bundle.type === 'history' ? 'r4b-backport' : 'r5';
   const status = first?.resourceType === 'Parameters' ? fromParameters(first) : fromSubscriptionStatus(first);
   const byUrl = new Map<string, BundleEntry>();
   for (const entry of bundle.entry?.slice(1) ?? []) {
@@ -34,9 +35,20 @@ export function parseSubscriptionBundle(bundle: Bundle, guard: BaseUrlGuard): Pa
   }
   if (status.type === 'event-notification' && status.events.length > 0 && events.length === 0) {
     // "empty" payload: we were told how many events happened but not what; poll for them.
-    events.push({ via: variant, interaction: 'ping', subscription: status.subscription, eventNumber: status.events.at(-1)?.eventNumber });
+    events.push({
+      via: variant,
+      interaction: 'ping',
+      subscription: status.subscription,
+      eventNumber: status.events.at(-1)?.eventNumber,
+    });
   }
-  return { variant, type: status.type, subscription: status.subscription, eventsSinceStart: status.eventsSinceStart, events };
+  return {
+    variant,
+    type: status.type,
+    subscription: status.subscription,
+    eventsSinceStart: status.eventsSinceStart,
+    events,
+  };
 }
 
 function focusEvent(
@@ -47,7 +59,8 @@ function focusEvent(
   guard: BaseUrlGuard,
 ): Event {
   const common = { subscription, eventNumber: ev.eventNumber, occurredAt: ev.timestamp };
-  if (entry?.resource) return { ...eventFromResource(entry.resource as Resource, interactionOf(entry), via), ...common };
+  if (entry?.resource)
+    return { ...eventFromResource(entry.resource as Resource, interactionOf(entry), via), ...common };
   const ref = referenceOf(ev.focus!.reference!, guard);
   if (!ref) throw new NotificationError(400, 'notification-event focus is not a Type/id reference', 'structure');
   return { via, interaction: entry ? interactionOf(entry) : 'update', ...ref, ...common };
@@ -80,7 +93,9 @@ function fromParameters(p: Parameters): NotificationStatus {
   return {
     type: checkType(type),
     subscription: get('subscription')?.valueReference?.reference,
-    eventsSinceStart: toNumber(get('events-since-subscription-start')?.valueString ?? get('events-since-subscription-start')?.valueInteger),
+    eventsSinceStart: toNumber(
+      get('events-since-subscription-start')?.valueString ?? get('events-since-subscription-start')?.valueInteger,
+    ),
     events,
   };
 }
@@ -88,7 +103,11 @@ function fromParameters(p: Parameters): NotificationStatus {
 /** R4B/R5 SubscriptionStatus; typed loosely because @medplum/fhirtypes is R4 (+ R5 extras). */
 function fromSubscriptionStatus(r: Resource | undefined): NotificationStatus {
   if (r?.resourceType !== 'SubscriptionStatus') {
-    throw new NotificationError(400, 'subscription notification Bundle must start with Parameters (R4) or SubscriptionStatus (R4B/R5)', 'structure');
+    throw new NotificationError(
+      400,
+      'subscription notification Bundle must start with Parameters (R4) or SubscriptionStatus (R4B/R5)',
+      'structure',
+    );
   }
   const s = r as unknown as {
     type?: string;
@@ -100,18 +119,24 @@ function fromSubscriptionStatus(r: Resource | undefined): NotificationStatus {
     type: checkType(s.type),
     subscription: s.subscription?.reference,
     eventsSinceStart: toNumber(s.eventsSinceSubscriptionStart),
-    events: (s.notificationEvent ?? []).map((e) => ({ eventNumber: toNumber(e.eventNumber), timestamp: e.timestamp, focus: e.focus })),
+    events: (s.notificationEvent ?? []).map((e) => ({
+      eventNumber: toNumber(e.eventNumber),
+      timestamp: e.timestamp,
+      focus: e.focus,
+    })),
   };
 }
 
 function checkType(type: string | undefined): ParsedNotification['type'] {
-  if (!type || !TYPES.has(type)) throw new NotificationError(400, `unknown notification type '${type ?? ''}'`, 'structure');
+  if (!type || !TYPES.has(type))
+    throw new NotificationError(400, `unknown notification type '${type ?? ''}'`, 'structure');
   return type as ParsedNotification['type'];
 }
 
 function toNumber(v: string | number | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new NotificationError(400, `event number '${v}' is not a non-negative integer`, 'structure');
+  if (!Number.isInteger(n) || n < 0)
+    throw new NotificationError(400, `event number '${v}' is not a non-negative integer`, 'structure');
   return n;
 }

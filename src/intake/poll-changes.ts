@@ -4,9 +4,6 @@ import type { FhirClient } from '../fhir/fhir-client.js';
 import { isOwnOutput } from '../record/record-hash.js';
 import { patientIdOf } from './resource-facts.js';
 
-/** Overlap subtracted from the watermark so clock skew between us and the EHR loses nothing (ms). */
-const CLOCK_SKEW_OVERLAP_MS = 5_000;
-
 export interface PollResult {
   patientIds: string[];
   resourcesSeen: number;
@@ -23,9 +20,11 @@ export async function pollChanges(
   redis: Redis,
   watermarkKey: string,
   resourceTypes: string[],
+  /** Subtracted from the watermark so clock skew between us and the EHR loses nothing. */
+  overlapMs: number,
 ): Promise<PollResult> {
   const stored = await redis.get(watermarkKey);
-  const since = stored ? new Date(Date.parse(stored) - CLOCK_SKEW_OVERLAP_MS) : new Date(Date.now() - 24 * 3600_000);
+  const since = stored ? new Date(Date.parse(stored) - overlapMs) : new Date(Date.now() - 24 * 3600_000);
   let newest = stored ?? since.toISOString();
   const patients = new Set<string>();
   let seen = 0;

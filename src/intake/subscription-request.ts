@@ -10,7 +10,11 @@ export type SubscriptionKind =
   | { kind: 'backport'; filters?: string[]; content: 'empty' | 'id-only' | 'full-resource'; heartbeatSeconds?: number };
 
 /** The Subscription resource we ask an EHR to hold, pointing at our `/notify` endpoint. */
-export function subscriptionResource(endpoint: string, secret: string | undefined, spec: SubscriptionKind): Subscription {
+export function subscriptionResource(
+  endpoint: string,
+  secret: string | undefined,
+  spec: SubscriptionKind,
+): Subscription {
   const header = secret ? [`Authorization: Bearer ${secret}`] : undefined;
   const reason = 'fhir-assess: AI risk assessment when patient data changes';
   if (spec.kind === 'classic') {
@@ -19,7 +23,12 @@ export function subscriptionResource(endpoint: string, secret: string | undefine
       status: 'requested',
       reason,
       criteria: spec.criteria,
-      channel: { type: 'rest-hook', endpoint, header, payload: spec.payload === 'full-resource' ? 'application/fhir+json' : undefined },
+      channel: {
+        type: 'rest-hook',
+        endpoint,
+        header,
+        payload: spec.payload === 'full-resource' ? 'application/fhir+json' : undefined,
+      },
     };
   }
   return {

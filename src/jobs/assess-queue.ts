@@ -15,7 +15,14 @@ export type AssessJob = z.infer<typeof AssessJobSchema>;
 
 /** Job return value: ids and counts only. */
 export interface AssessJobResult {
-  assessments: { modelId: string; modelVersion: string; skipped?: 'unchanged'; mode: string; written: string[]; created: number }[];
+  assessments: {
+    modelId: string;
+    modelVersion: string;
+    skipped?: 'unchanged';
+    mode: string;
+    written: string[];
+    created: number;
+  }[];
 }
 
 export type AssessQueue = Queue<AssessJob, AssessJobResult>;

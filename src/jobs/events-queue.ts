@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Queue, type Job } from 'bullmq';
+import { type Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type ChangeEvent, ChangeEventSchema } from '../intake/change-event.js';
 import { EVENTS_QUEUE } from './queue-names.js';

@@ -15,6 +15,7 @@ export interface EventDeps {
   coalesceWindowMs: number;
   /** Types polled when a notification only said "something changed". */
   watchedTypes: string[];
+  pollOverlapMs: number;
   keyPrefix: string;
   logger: Logger;
 }
@@ -31,7 +32,8 @@ export async function processChangeEvent(deps: EventDeps, event: ChangeEvent): P
   let patientIds: string[];
   if (event.interaction === 'ping') {
     const watermarkKey = `${deps.keyPrefix}:watermark:${event.source}`;
-    patientIds = (await pollChanges(deps.client, deps.redis, watermarkKey, deps.watchedTypes)).patientIds;
+    patientIds = (await pollChanges(deps.client, deps.redis, watermarkKey, deps.watchedTypes, deps.pollOverlapMs))
+      .patientIds;
   } else if (event.patientId) {
     patientIds = [event.patientId];
   } else {
@@ -42,13 +44,20 @@ export async function processChangeEvent(deps: EventDeps, event: ChangeEvent): P
   }
   const trigger = event.resourceType ? `${event.resourceType}/${event.id}` : 'poll';
   for (const patientId of patientIds) {
-    await enqueueAssessment(deps.assessQueue, { source: event.source, patientId, trigger, priority: 'live' }, deps.coalesceWindowMs);
+    await enqueueAssessment(
+      deps.assessQueue,
+      { source: event.source, patientId, trigger, priority: 'live' },
+      deps.coalesceWindowMs,
+    );
   }
   return { action: 'assess', patientIds };
 }
 
 /** Reads the focus resource (id-only notifications) to learn which patient it belongs to. */
-async function resolvePatient(client: FhirClient, event: ChangeEvent): Promise<string | undefined | 'gone' | 'own-output'> {
+async function resolvePatient(
+  client: FhirClient,
+  event: ChangeEvent,
+): Promise<string | undefined | 'gone' | 'own-output'> {
   if (!event.resourceType || !event.id) return undefined;
   if (event.resourceType === 'Patient') return event.id;
   if (event.interaction === 'delete') return undefined;

@@ -23,7 +23,10 @@ function withErrorLog(r: Redis): Redis {
 export async function ready(r: Redis, timeoutMs = 10_000): Promise<void> {
   if (r.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`Redis not ready after ${timeoutMs} ms: is it running at the configured REDIS_URL?`)), timeoutMs);
+    const t = setTimeout(
+      () => reject(new Error(`Redis not ready after ${timeoutMs} ms: is it running at the configured REDIS_URL?`)),
+      timeoutMs,
+    );
     r.once('ready', () => {
       clearTimeout(t);
       resolve();

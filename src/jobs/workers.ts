@@ -33,7 +33,8 @@ async function classify<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
-    if (err instanceof FhirHttpError && !err.retryable) throw new UnrecoverableError(`EHR refused (HTTP ${err.status}): ${err.message}`);
+    if (err instanceof FhirHttpError && !err.retryable)
+      throw new UnrecoverableError(`EHR refused (HTTP ${err.status}): ${err.message}`);
     if (err instanceof ForeignUrlError) throw new UnrecoverableError(err.message);
     throw err;
   }
@@ -43,19 +44,27 @@ async function classify<T>(work: () => Promise<T>): Promise<T> {
 export function startWorkers(opts: WorkerOptions): RunningWorkers {
   const events = new Worker<ChangeEvent, EventOutcome>(
     EVENTS_QUEUE,
-    (job: Job<ChangeEvent>) => classify(() => processChangeEvent(opts.events, parseOrFail(ChangeEventSchema, job.data))),
+    (job: Job<ChangeEvent>) =>
+      classify(() => processChangeEvent(opts.events, parseOrFail(ChangeEventSchema, job.data))),
     { connection: workerConnection(opts.redisUrl), prefix: opts.prefix, concurrency: opts.eventsConcurrency },
   );
   const assess = new Worker<AssessJob, AssessJobResult>(
     ASSESS_QUEUE,
     (job: Job<AssessJob>) => {
       const data = parseOrFail(AssessJobSchema, job.data);
-      return classify(() => assessPatient({ ...opts.assess, logger: opts.logger.child({ jobId: job.id, patientId: data.patientId }) }, data.patientId));
+      return classify(() =>
+        assessPatient(
+          { ...opts.assess, logger: opts.logger.child({ jobId: job.id, patientId: data.patientId }) },
+          data.patientId,
+        ),
+      );
     },
     { connection: workerConnection(opts.redisUrl), prefix: opts.prefix, concurrency: opts.assessConcurrency },
   );
   for (const w of [events, assess]) {
-    w.on('failed', (job, err) => opts.logger.warn({ queue: w.name, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job failed'));
+    w.on('failed', (job, err) =>
+      opts.logger.warn({ queue: w.name, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job failed'),
+    );
     w.on('error', (err) => opts.logger.error({ queue: w.name, err: err.message }, 'worker error'));
   }
   return {
@@ -69,7 +78,10 @@ export function startWorkers(opts: WorkerOptions): RunningWorkers {
   };
 }
 
-function parseOrFail<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: Error } }, data: unknown): T {
+function parseOrFail<T>(
+  schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: Error } },
+  data: unknown,
+): T {
   const r = schema.safeParse(data);
   if (!r.success) throw new UnrecoverableError(`invalid job data: ${r.error.message}`);
   return r.data;

@@ -19,7 +19,11 @@ const DEFAULT_MAX_RESOURCES = 20_000;
  * limited to the resource types the models declare. De-duplicates by type/id (newest version wins)
  * and leaves out AI write-backs (ours or another model's).
  */
-export async function assembleRecord(client: FhirClient, patientId: string, opts: AssembleOptions): Promise<PatientRecord> {
+export async function assembleRecord(
+  client: FhirClient,
+  patientId: string,
+  opts: AssembleOptions,
+): Promise<PatientRecord> {
   const types = new Set(['Patient', ...opts.requires.flatMap((r) => r.resourceTypes)]);
   const max = opts.maxResources ?? DEFAULT_MAX_RESOURCES;
   const byKey = new Map<string, Resource>();
@@ -43,7 +47,15 @@ export async function assembleRecord(client: FhirClient, patientId: string, opts
   const bundle: Bundle = {
     resourceType: 'Bundle',
     type: 'collection',
-    meta: { tag: [{ system: 'http://fhir-assess.dev/CodeSystem/assembly', code: 'patient-everything', display: [...types].join(',') }] },
+    meta: {
+      tag: [
+        {
+          system: 'http://fhir-assess.dev/CodeSystem/assembly',
+          code: 'patient-everything',
+          display: [...types].join(','),
+        },
+      ],
+    },
     entry: resources.map((resource) => ({ fullUrl: `${resource.resourceType}/${resource.id}`, resource })),
   };
   return { patientId, bundle, hash: recordHash(resources), truncated };

@@ -83,15 +83,13 @@ function notificationEvent(input: NotificationInput, event: TopicEvent): Paramet
 }
 
 function eventEntry(input: NotificationInput, event: TopicEvent): BundleEntry {
-  const entry: BundleEntry = {
+  const withResource = input.content === 'full-resource' && event.resource && event.interaction !== 'delete';
+  return {
     fullUrl: focusUrl(input.baseUrl, event),
+    ...(withResource ? { resource: event.resource } : {}),
     request: { method: METHOD[event.interaction], url: `${event.resourceType}/${event.id}` },
     response: { status: RESPONSE_STATUS[event.interaction] },
   };
-  if (input.content === 'full-resource' && event.resource && event.interaction !== 'delete') {
-    entry.resource = event.resource;
-  }
-  return entry;
 }
 
 function focusUrl(baseUrl: string, event: TopicEvent): string {

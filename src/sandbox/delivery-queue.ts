@@ -107,7 +107,8 @@ export class DeliveryQueue {
       if (status !== undefined && status >= 200 && status < 300) return [true, status];
       this.logger.warn({ url: request.url, label: request.label, attempt, status }, 'notification attempt failed');
     }
-    this.logger.error({ url: request.url, label: request.label, status }, 'notification delivery gave up');
+    if (this.abort.signal.aborted) this.logger.debug({ label: request.label }, 'notification dropped: sandbox closed');
+    else this.logger.error({ url: request.url, label: request.label, status }, 'notification delivery gave up');
     return [false, status];
   }
 

@@ -31,7 +31,7 @@ const SCOPE_CODES = new Set(['patient', 'subject']);
 type StoredMaps = Map<string, Map<string, WithId<Resource>>>;
 
 /**
- * MemoryRepository plus a patient compartment index, write hooks and a silent import path.
+ * MemoryRepository plus a patient compartment index, write hooks and a bulk import path.
  *
  * Why: MemoryRepository evaluates every filter on every stored resource, and `patient=` costs
  * ~0.9 ms per resource (9 s per search at 10k resources). Searches with `patient`/`subject` =
@@ -41,6 +41,13 @@ export class IndexedRepository extends MemoryRepository {
   readonly patientIndex = new PatientIndex();
   private readonly listeners = new Set<ChangeListener>();
   private readonly interceptors: WriteInterceptor[] = [];
+
+  constructor() {
+    super();
+    if (!(this.stored() instanceof Map)) {
+      throw new Error('MemoryRepository internals changed (no private `resources` Map); check @medplum/fhir-router');
+    }
+  }
 
   /** Registers a change listener; returns an unsubscribe function. */
   onChange(listener: ChangeListener): () => void {
@@ -93,8 +100,8 @@ export class IndexedRepository extends MemoryRepository {
 
   /**
    * Stores a resource with its id as a bulk import: listeners see `bulk: true` and send no
-   * notifications. Skips the write when
-   * the stored version has the same content, so reloading a file adds no history versions.
+   * notifications. Skips the write when the stored version has the same content, so reloading a
+   * file adds no history versions.
    * @returns true when something was written.
    */
   async importResource(resource: WithId<Resource>): Promise<boolean> {
@@ -104,13 +111,16 @@ export class IndexedRepository extends MemoryRepository {
     return true;
   }
 
-  override async deleteResource(resourceType: string, id: string): Promise<void> {
+  /** Deletes, then updates the index and emits in the same tick (see {@link write}). */
+  override deleteResource(resourceType: string, id: string): Promise<void> {
     const previous = this.peek(resourceType, id);
-    await super.deleteResource(resourceType, id);
-    if (!previous) return;
-    const patientIds = patientIdsOf(previous);
-    this.patientIndex.update(resourceType, id, patientIds, []);
-    this.emit({ interaction: 'delete', resource: previous, previous, patientIds });
+    const result = super.deleteResource(resourceType, id);
+    if (previous && !this.peek(resourceType, id)) {
+      const patientIds = patientIdsOf(previous);
+      this.patientIndex.update(resourceType, id, patientIds, []);
+      this.emit({ interaction: 'delete', resource: previous, previous, patientIds });
+    }
+    return result;
   }
 
   override clear(): void {

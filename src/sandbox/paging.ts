@@ -12,9 +12,10 @@ export interface PageWindow {
  * writes the effective values back into `params` so the repository and the links agree.
  */
 export function normalizePageParams(params: URLSearchParams, defaultCount: number): PageWindow {
-  const count = clampInt(params.get('_count'), defaultCount, 0, MAX_COUNT);
+  const summaryCount = params.get('_summary') === 'count'; // total only: no entries, no links
+  const count = summaryCount ? 0 : clampInt(params.get('_count'), defaultCount, 0, MAX_COUNT);
   const offset = clampInt(params.get('_offset'), 0, 0, Number.MAX_SAFE_INTEGER);
-  if (params.get('_summary') !== 'count') params.set('_count', String(count));
+  if (!summaryCount) params.set('_count', String(count));
   if (offset > 0) params.set('_offset', String(offset));
   else params.delete('_offset');
   return { offset, count };

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,12 @@ import { Redis } from 'ioredis';
 
 /** Resolves true when a Redis answers PING at `url` within `timeoutMs`. */
 export async function redisAnswers(url: string, timeoutMs = 1000): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, retryStrategy: () => null });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    connectTimeout: timeoutMs,
+    retryStrategy: () => null,
+  });
   client.on('error', () => {});
   try {
     await client.connect();
@@ -44,10 +49,23 @@ export interface OwnedRedis {
  * Starts a private `redis-server` on a free loopback port (AOF optional, for restart tests).
  * Throws a message saying what to install when the binary is absent.
  */
-export async function startRedisServer(opts: { appendOnly?: boolean; port?: number; dir?: string } = {}): Promise<OwnedRedis> {
+export async function startRedisServer(
+  opts: { appendOnly?: boolean; port?: number; dir?: string } = {},
+): Promise<OwnedRedis> {
   const port = opts.port ?? (await freePort());
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'fhir-assess-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir, '--maxmemory-policy', 'noeviction'];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--dir',
+    dir,
+    '--maxmemory-policy',
+    'noeviction',
+  ];
   args.push('--appendonly', opts.appendOnly ? 'yes' : 'no');
   if (opts.appendOnly) args.push('--appendfsync', 'always');
   const child = spawn('redis-server', args, { stdio: 'ignore' });

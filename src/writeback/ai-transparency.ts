@@ -15,11 +15,19 @@ export const AI_DEVICE_TYPE: CodeableConcept = {
 };
 
 export const PROVENANCE_AUTHOR: CodeableConcept = {
-  coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'author', display: 'Author' }],
+  coding: [
+    { system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'author', display: 'Author' },
+  ],
 };
 
 export const PROVENANCE_ASSEMBLER: CodeableConcept = {
-  coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'assembler', display: 'Assembler' }],
+  coding: [
+    {
+      system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type',
+      code: 'assembler',
+      display: 'Assembler',
+    },
+  ],
 };
 
 export const ACTIVITY_CREATE: CodeableConcept = {

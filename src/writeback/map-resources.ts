@@ -73,7 +73,11 @@ export function riskAssessment(p: Prediction, output: ModelOutput, ctx: MappingC
     performer: { ...ctx.modelDevice, display: `${output.modelId} ${output.modelVersion}` },
     basis: uniqueRefs(p.inputsUsed.map((i) => i.source)),
     prediction: [prediction(p, ctx.asOf)],
-    note: [{ text: `AI-generated (${output.modelId} ${output.modelVersion}); ${ctx.mode === 'final' ? 'final' : 'preliminary until a clinician confirms'}. Probability is on a 0–1 scale.` }],
+    note: [
+      {
+        text: `AI-generated (${output.modelId} ${output.modelVersion}); ${ctx.mode === 'final' ? 'final' : 'preliminary until a clinician confirms'}. Probability is on a 0–1 scale.`,
+      },
+    ],
   };
 }
 
@@ -91,7 +95,11 @@ function prediction(p: Prediction, asOf: Date): RiskAssessmentPrediction {
   };
 }
 
-export function clinicalImpression(output: ModelOutput, riskRefs: Reference<RiskAssessment>[], ctx: MappingContext): ClinicalImpression {
+export function clinicalImpression(
+  output: ModelOutput,
+  riskRefs: Reference<RiskAssessment>[],
+  ctx: MappingContext,
+): ClinicalImpression {
   return {
     resourceType: 'ClinicalImpression',
     meta: meta(ctx.key),

@@ -3,7 +3,15 @@ import type { Bundle, BundleEntry, Reference, Resource, RiskAssessment } from '@
 import type { FhirClient } from '../fhir/fhir-client.js';
 import type { ModelOutput } from '../models/model.js';
 import { ASSESSMENT_ID_SYSTEM } from './ai-transparency.js';
-import { clinicalImpression, type MappingContext, modelDevice, provenance, riskAssessment, serviceDevice, type WriteMode } from './map-resources.js';
+import {
+  clinicalImpression,
+  type MappingContext,
+  modelDevice,
+  provenance,
+  riskAssessment,
+  serviceDevice,
+  type WriteMode,
+} from './map-resources.js';
 
 export interface WriteBackInput {
   patientId: string;
@@ -81,7 +89,9 @@ export async function writeBack(client: FhirClient, input: WriteBackInput): Prom
   for (const [i, e] of (response.entry ?? []).entries()) {
     const status = e.response?.status ?? '';
     if (!/^20[01]/.test(status)) {
-      throw new Error(`write-back entry ${i} (${bundle.entry?.[i]?.resource?.resourceType}) failed with status ${status}`);
+      throw new Error(
+        `write-back entry ${i} (${bundle.entry?.[i]?.resource?.resourceType}) failed with status ${status}`,
+      );
     }
     if (status.startsWith('201')) created++;
     else existing++;
@@ -90,4 +100,3 @@ export async function writeBack(client: FhirClient, input: WriteBackInput): Prom
   }
   return { mode: input.mode, bundle, written, created, existing };
 }
-

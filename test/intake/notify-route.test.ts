@@ -51,12 +51,23 @@ describe('POST /notify (real Redis)', () => {
       method: 'PUT',
       url: '/notify/Observation/o1',
       headers: auth,
-      payload: { resourceType: 'Observation', id: 'o1', meta: { versionId: '2' }, subject: { reference: 'Patient/p1' } },
+      payload: {
+        resourceType: 'Observation',
+        id: 'o1',
+        meta: { versionId: '2' },
+        subject: { reference: 'Patient/p1' },
+      },
     });
     expect(res.statusCode).toBe(200);
     expect(await queue.count()).toBe(before + 1);
     const [job] = await queue.getJobs(['waiting'], 0, 0);
-    expect(job.data).toMatchObject({ source: 'ehr', resourceType: 'Observation', id: 'o1', versionId: '2', patientId: 'p1' });
+    expect(job.data).toMatchObject({
+      source: 'ehr',
+      resourceType: 'Observation',
+      id: 'o1',
+      versionId: '2',
+      patientId: 'p1',
+    });
     expect(JSON.stringify(job.data)).not.toContain('subject'); // references only, never the body
   });
 
@@ -66,7 +77,12 @@ describe('POST /notify (real Redis)', () => {
         method: 'PUT',
         url: '/notify/Observation/o5',
         headers: auth,
-        payload: { resourceType: 'Observation', id: 'o5', meta: { versionId: '1' }, subject: { reference: 'Patient/p1' } },
+        payload: {
+          resourceType: 'Observation',
+          id: 'o5',
+          meta: { versionId: '1' },
+          subject: { reference: 'Patient/p1' },
+        },
       });
     const before = await queue.count();
     expect((await send()).statusCode).toBe(200);
@@ -94,12 +110,27 @@ describe('POST /notify (real Redis)', () => {
     const bad = await app.inject({ method: 'POST', url: '/notify', headers: auth, payload: '{"resourceType":' });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().issue[0].diagnostics).toMatch(/not valid JSON/);
-    const big = await app.inject({ method: 'POST', url: '/notify', headers: auth, payload: JSON.stringify({ resourceType: 'Bundle', pad: 'x'.repeat(70_000) }) });
+    const big = await app.inject({
+      method: 'POST',
+      url: '/notify',
+      headers: auth,
+      payload: JSON.stringify({ resourceType: 'Bundle', pad: 'x'.repeat(70_000) }),
+    });
     expect(big.statusCode).toBe(413);
     expect(big.json().resourceType).toBe('OperationOutcome');
-    const xml = await app.inject({ method: 'POST', url: '/notify', headers: { ...auth, 'content-type': 'application/xml' }, payload: '<Bundle/>' });
+    const xml = await app.inject({
+      method: 'POST',
+      url: '/notify',
+      headers: { ...auth, 'content-type': 'application/xml' },
+      payload: '<Bundle/>',
+    });
     expect(xml.statusCode).toBe(415);
-    const badPath = await app.inject({ method: 'PUT', url: '/notify/observation/../../x', headers: auth, payload: '{}' });
+    const badPath = await app.inject({
+      method: 'PUT',
+      url: '/notify/observation/../../x',
+      headers: auth,
+      payload: '{}',
+    });
     expect(badPath.statusCode).toBeGreaterThanOrEqual(400);
     expect(badPath.statusCode).toBeLessThan(500);
   });

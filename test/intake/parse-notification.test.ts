@@ -4,7 +4,8 @@ import { NotificationError } from '../../src/intake/notification.js';
 import { parseNotification } from '../../src/intake/parse-notification.js';
 
 const guard = new BaseUrlGuard('https://ehr.example.org/fhir/R4');
-const post = (body: unknown, headers: Record<string, string> = {}) => parseNotification({ method: 'POST', headers, body }, guard);
+const post = (body: unknown, headers: Record<string, string> = {}) =>
+  parseNotification({ method: 'POST', headers, body }, guard);
 
 /** Built from the Backport IG's R4 notification example (standards.md §1b). */
 function backportR4(content: 'id-only' | 'full-resource' | 'empty', type = 'event-notification') {
@@ -19,7 +20,10 @@ function backportR4(content: 'id-only' | 'full-resource' | 'empty', type = 'even
         resource: {
           resourceType: 'Parameters',
           parameter: [
-            { name: 'subscription', valueReference: { reference: 'https://ehr.example.org/fhir/R4/Subscription/admission' } },
+            {
+              name: 'subscription',
+              valueReference: { reference: 'https://ehr.example.org/fhir/R4/Subscription/admission' },
+            },
             { name: 'topic', valueCanonical: 'http://hl7.org/SubscriptionTopic/admission' },
             { name: 'status', valueCode: 'active' },
             { name: 'type', valueCode: type },
@@ -47,7 +51,16 @@ function backportR4(content: 'id-only' | 'full-resource' | 'empty', type = 'even
             {
               fullUrl: focus,
               ...(content === 'full-resource'
-                ? { resource: { resourceType: 'Observation', id: 'obs-1', meta: { versionId: '3' }, status: 'final', code: {}, subject: { reference: 'Patient/p-7' } } }
+                ? {
+                    resource: {
+                      resourceType: 'Observation',
+                      id: 'obs-1',
+                      meta: { versionId: '3' },
+                      status: 'final',
+                      code: {},
+                      subject: { reference: 'Patient/p-7' },
+                    },
+                  }
                 : {}),
               request: { method: 'PUT', url: 'Observation/obs-1' },
               response: { status: '200' },
@@ -74,18 +87,37 @@ describe('parseNotification', () => {
       },
       guard,
     );
-    expect(n.events[0]).toMatchObject({ interaction: 'update', resourceType: 'Observation', id: 'o1', versionId: '4', patientId: 'p1' });
+    expect(n.events[0]).toMatchObject({
+      interaction: 'update',
+      resourceType: 'Observation',
+      id: 'o1',
+      versionId: '4',
+      patientId: 'p1',
+    });
   });
 
   it('When the PUT body names another resource than the path, Then it is refused with 400', () => {
     expect(() =>
-      parseNotification({ method: 'PUT', path: { resourceType: 'Observation', id: 'o1' }, headers: {}, body: { resourceType: 'Observation', id: 'o2' } }, guard),
+      parseNotification(
+        {
+          method: 'PUT',
+          path: { resourceType: 'Observation', id: 'o1' },
+          headers: {},
+          body: { resourceType: 'Observation', id: 'o2' },
+        },
+        guard,
+      ),
     ).toThrow(/path says Observation\/o1/);
   });
 
   it('When a Backport R4 id-only bundle arrives, Then the focus reference becomes an event with its event number', () => {
     const n = post(backportR4('id-only'));
-    expect(n).toMatchObject({ variant: 'r4-backport', type: 'event-notification', subscription: 'https://ehr.example.org/fhir/R4/Subscription/admission', eventsSinceStart: 2 });
+    expect(n).toMatchObject({
+      variant: 'r4-backport',
+      type: 'event-notification',
+      subscription: 'https://ehr.example.org/fhir/R4/Subscription/admission',
+      eventsSinceStart: 2,
+    });
     expect(n.events).toEqual([
       expect.objectContaining({ interaction: 'update', resourceType: 'Observation', id: 'obs-1', eventNumber: 2 }),
     ]);
@@ -93,7 +125,13 @@ describe('parseNotification', () => {
 
   it('When a Backport R4 full-resource bundle arrives, Then the patient is read from the included resource', () => {
     const n = post(backportR4('full-resource'));
-    expect(n.events[0]).toMatchObject({ resourceType: 'Observation', id: 'obs-1', versionId: '3', patientId: 'p-7', eventNumber: 2 });
+    expect(n.events[0]).toMatchObject({
+      resourceType: 'Observation',
+      id: 'obs-1',
+      versionId: '3',
+      patientId: 'p-7',
+      eventNumber: 2,
+    });
   });
 
   it('When a Backport empty-content notification arrives, Then a ping carries the event number', () => {
@@ -130,7 +168,9 @@ describe('parseNotification', () => {
 
   it('When a focus points at another server, Then the notification is refused (no fetching elsewhere)', () => {
     const b = backportR4('id-only');
-    (b.entry[0].resource.parameter[5] as { part: { name: string; valueReference?: { reference: string } }[] }).part[2].valueReference = {
+    (
+      b.entry[0].resource.parameter[5] as { part: { name: string; valueReference?: { reference: string } }[] }
+    ).part[2].valueReference = {
       reference: 'https://evil.example.com/fhir/Observation/obs-1',
     };
     expect(() => post(b)).toThrow(NotificationError);
@@ -142,12 +182,23 @@ describe('parseNotification', () => {
       { resourceType: 'Observation', id: 'o9', subject: { reference: 'Patient/p2' } },
       { 'x-medplum-subscription': 'sub-1', 'x-medplum-interaction': 'create' },
     );
-    expect(n.events[0]).toMatchObject({ via: 'medplum', interaction: 'create', id: 'o9', patientId: 'p2', subscription: 'sub-1' });
+    expect(n.events[0]).toMatchObject({
+      via: 'medplum',
+      interaction: 'create',
+      id: 'o9',
+      patientId: 'p2',
+      subscription: 'sub-1',
+    });
   });
 
   it('When a resource labelled AIAST is announced, Then the event says so (no feedback loop)', () => {
     const n = post(
-      { resourceType: 'RiskAssessment', id: 'r1', meta: { security: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'AIAST' }] }, subject: { reference: 'Patient/p2' } },
+      {
+        resourceType: 'RiskAssessment',
+        id: 'r1',
+        meta: { security: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'AIAST' }] },
+        subject: { reference: 'Patient/p2' },
+      },
       { 'x-medplum-subscription': 'sub-1', 'x-medplum-interaction': 'create' },
     );
     expect(n.events[0].aiAsserted).toBe(true);
@@ -157,7 +208,9 @@ describe('parseNotification', () => {
     expect(() => post({ resourceType: 'Observation', id: 'x' })).toThrow(/classic payloads use PUT/);
     expect(() => post([1, 2])).toThrow(/expected a FHIR resource/);
     expect(() => post({ hello: 'world' })).toThrow(/no valid resourceType/);
-    expect(() => post({ resourceType: 'Bundle', type: 'searchset', entry: [] })).toThrow(/not a subscription notification/);
+    expect(() => post({ resourceType: 'Bundle', type: 'searchset', entry: [] })).toThrow(
+      /not a subscription notification/,
+    );
   });
 
   it('When a bundle carries more entries than allowed, Then it is refused as too costly (413)', () => {

@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { recordHash } from '../../src/record/record-hash.js';
 
 const obs = (id: string, value: number, meta?: Resource['meta']): Resource =>
-  ({ resourceType: 'Observation', id, meta, status: 'final', code: { text: 'x' }, valueQuantity: { value } }) as Resource;
+  ({
+    resourceType: 'Observation',
+    id,
+    meta,
+    status: 'final',
+    code: { text: 'x' },
+    valueQuantity: { value },
+  }) as Resource;
 
 describe('recordHash', () => {
   it('When entries are reordered or only versionId/lastUpdated differ, Then the hash is unchanged', () => {
