@@ -6,12 +6,13 @@ import { createEmbeddedModel } from '../../src/models/embedded-model.js';
 import { ageInYears } from '../../src/models/fhir-inputs/index.js';
 import type { ModelOutput } from '../../src/models/model.js';
 import { recordFromBundle } from '../../src/models/record-from-bundle.js';
+import { SHARED_DATA } from '../helpers/shared-data.js';
 
 // Data: /work/shared/data/synthea (see its README.md): 80 Synthea v2.4 patients from smart-on-fhir/generated-sample-data
 // (Apache-2.0), one transaction Bundle per line; the manifest flags which inputs each patient has. Clinical dates
 // end 2021-03-31, hence the fixed as-of date.
-const DATA = '/work/shared/data/synthea/patients-80.ndjson.gz';
-const MANIFEST = '/work/shared/data/synthea/patients-80.manifest.json';
+const DATA = `${SHARED_DATA}/synthea/patients-80.ndjson.gz`;
+const MANIFEST = `${SHARED_DATA}/synthea/patients-80.manifest.json`;
 const AS_OF = new Date('2021-04-01T00:00:00Z');
 
 interface ManifestPatient {

@@ -6,9 +6,10 @@ import { parseSearchRequest } from '@medplum/core';
 import type { Bundle, Encounter, Observation } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
+import { SHARED_DATA } from '../helpers/shared-data.js';
 import { fhirClient, idsOf } from './fhir-client.js';
 
-const DATA = '/work/shared/data/synthea';
+const DATA = `${SHARED_DATA}/synthea`;
 const PATIENTS_80 = `${DATA}/patients-80.ndjson.gz`;
 const COND = `${DATA}/conditional-refs`;
 const COND_FILES = [
