@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { buildApp } from './api/app.js';
 import { asOfDate, type Config } from './config/config.js';
-import { FhirClient } from './fhir/fhir-client.js';
+import { SourceRegistry } from './fhir/source-client.js';
 import { ensureSubscription } from './intake/ensure-subscription.js';
 import { type AssessQueue, createAssessQueue } from './jobs/assess-queue.js';
 import { createEventsQueue, type EventsQueue } from './jobs/events-queue.js';
@@ -25,12 +25,12 @@ export interface RunningService {
   assessQueue: AssessQueue;
   workers?: RunningWorkers;
   redis: Redis;
-  client: FhirClient;
+  sources: SourceRegistry;
   /** Graceful shutdown: HTTP first, then workers (finishing in-flight jobs), then queues, then Redis. */
   close(): Promise<void>;
 }
 
-/** Wires config, Redis, queues, the EHR client, the HTTP app and/or the workers into one process. */
+/** Wires config, Redis, queues, the EHR clients, the HTTP app and/or the workers into one process. */
 export async function startService(
   cfg: Config,
   roles: ServiceRoles,
@@ -42,15 +42,21 @@ export async function startService(
   const prefix = cfg.QUEUE_PREFIX;
   const eventsQueue = createEventsQueue(redis, prefix);
   const assessQueue = createAssessQueue(redis, prefix);
-  const client = new FhirClient({
-    baseUrl: cfg.FHIR_BASE_URL,
-    bearerToken: cfg.FHIR_BEARER_TOKEN,
-    timeoutMs: cfg.FHIR_TIMEOUT_MS,
-  });
+  const sources = new SourceRegistry(cfg.sources);
+  for (const { source } of sources.all()) {
+    if (!source.notify.bearerSecrets.length && !source.notify.hmacSecrets.length) {
+      logger.warn(
+        { source: source.name },
+        'no NOTIFY_SECRET: notifications from this EHR are accepted unauthenticated',
+      );
+    }
+  }
   const watchedTypes = [...new Set(models.flatMap((m) => m.requires.resourceTypes))];
-  // The first "something changed" ping catches up from when the service first started, not from the
-  // beginning of the EHR's history. NX: restarts and other replicas keep the existing watermark.
-  await redis.set(`${prefix}:watermark:${cfg.SOURCE_NAME}`, new Date().toISOString(), 'NX');
+  for (const { source } of sources.all()) {
+    // The first "something changed" ping catches up from when the service first started, not from the
+    // beginning of the EHR's history. NX: restarts and other replicas keep the existing watermark.
+    await redis.set(`${prefix}:watermark:${source.name}`, new Date().toISOString(), 'NX');
+  }
 
   let workers: RunningWorkers | undefined;
   if (roles.workers) {
@@ -61,7 +67,7 @@ export async function startService(
       assessConcurrency: cfg.ASSESS_CONCURRENCY,
       logger,
       events: {
-        client,
+        sources,
         redis,
         assessQueue,
         coalesceWindowMs: cfg.COALESCE_WINDOW_MS,
@@ -71,13 +77,12 @@ export async function startService(
         logger,
       },
       assess: {
-        client,
+        sources,
         redis,
         models,
         mode: cfg.MODEL_MODE,
         asOf: () => asOfDate(cfg),
         keyPrefix: prefix,
-        source: cfg.SOURCE_NAME,
         serviceVersion: SERVICE_VERSION,
         logger,
       },
@@ -90,32 +95,39 @@ export async function startService(
     app = await buildApp({
       logger,
       bodyLimit: cfg.NOTIFY_BODY_LIMIT,
-      source: cfg.SOURCE_NAME,
-      guard: client.guard,
+      sources,
       eventsQueue,
       redis,
       keyPrefix: prefix,
-      secret: cfg.NOTIFY_SECRET,
       ready: async () => {
         const checks: Record<string, string> = {};
         checks.redis = await redis.ping().then(
           () => 'ok',
           (e: Error) => e.message,
         );
-        checks.ehr = await client.get('metadata').then(
-          () => 'ok',
-          (e: Error) => e.message,
-        );
+        for (const { source, client } of sources.all()) {
+          checks[`ehr:${source.name}`] = await client.get('metadata').then(
+            () => 'ok',
+            (e: Error) => e.message,
+          );
+        }
         return { ok: Object.values(checks).every((v) => v === 'ok'), checks };
       },
     });
     url = await app.listen({ host: cfg.HOST, port: cfg.PORT });
-    if (cfg.SUBSCRIBE_ON_START && cfg.PUBLIC_URL) {
-      const r = await ensureSubscription(client, `${cfg.PUBLIC_URL.replace(/\/$/, '')}/notify`, cfg.NOTIFY_SECRET, {
-        kind: 'backport',
-        content: 'id-only',
-      });
-      logger.info({ subscription: r.subscription.id, action: r.action }, 'subscription ensured');
+    for (const { source, client } of sources.all()) {
+      if (!source.subscription.manage || !cfg.PUBLIC_URL) continue;
+      const r = await ensureSubscription(
+        client,
+        `${cfg.PUBLIC_URL.replace(/\/$/, '')}/notify`,
+        source.notify.bearerSecrets[0],
+        {
+          kind: 'backport',
+          content: source.subscription.content,
+          heartbeatSeconds: source.subscription.heartbeatSeconds,
+        },
+      );
+      logger.info({ source: source.name, subscription: r.subscription.id, action: r.action }, 'subscription ensured');
     }
   }
 
@@ -126,7 +138,7 @@ export async function startService(
     assessQueue,
     workers,
     redis,
-    client,
+    sources,
     close: async () => {
       await app?.close();
       await workers?.close();

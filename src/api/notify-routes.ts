@@ -1,7 +1,7 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { BaseUrlGuard } from '../fhir/base-url-guard.js';
+import type { SourceRegistry } from '../fhir/source-client.js';
+import { authenticateSender } from '../intake/authenticate-sender.js';
 import type { ChangeEvent } from '../intake/change-event.js';
 import { NotificationError } from '../intake/notification.js';
 import { parseNotification } from '../intake/parse-notification.js';
@@ -13,13 +13,10 @@ import { outcome } from './operation-outcome.js';
 const ENQUEUE_TIMEOUT_MS = 5_000;
 
 export interface NotifyDeps {
-  source: string;
-  guard: BaseUrlGuard;
+  sources: SourceRegistry;
   eventsQueue: EventsQueue;
   redis: Redis;
   keyPrefix: string;
-  /** When set, every notification must carry `Authorization: Bearer <secret>`. */
-  secret?: string;
 }
 
 const TYPE_ID = { type: 'string', pattern: '^[A-Z][A-Za-z]{1,63}$' } as const;
@@ -32,7 +29,12 @@ const pathSchema = { params: { type: 'object', properties: { type: TYPE_ID, id: 
  */
 export async function notifyRoutes(app: FastifyInstance, deps: NotifyDeps): Promise<void> {
   const handle = async (req: FastifyRequest, reply: FastifyReply) => {
-    authenticate(req, deps.secret);
+    const source = authenticateSender(
+      req.headers,
+      (req as unknown as { rawBody?: string }).rawBody ?? '',
+      deps.sources.all().map((s) => s.source),
+    );
+    const guard = deps.sources.client(source.name).guard;
     const params = req.params as { type?: string; id?: string };
     const parsed = parseNotification(
       {
@@ -41,12 +43,12 @@ export async function notifyRoutes(app: FastifyInstance, deps: NotifyDeps): Prom
         headers: req.headers as Record<string, string | undefined>,
         body: req.body,
       },
-      deps.guard,
+      guard,
     );
     if (parsed.subscription) {
       await withTimeout(
         deps.redis.hset(
-          `${deps.keyPrefix}:subscription-seen:${deps.source}`,
+          `${deps.keyPrefix}:subscription-seen:${source.name}`,
           parsed.subscription,
           new Date().toISOString(),
         ),
@@ -54,7 +56,7 @@ export async function notifyRoutes(app: FastifyInstance, deps: NotifyDeps): Prom
         redisDown,
       );
     }
-    const events: ChangeEvent[] = parsed.events.map((e) => ({ ...e, source: deps.source }));
+    const events: ChangeEvent[] = parsed.events.map((e) => ({ ...e, source: source.name }));
     // BullMQ waits for Redis to come back; an EHR must not: answer 503 so it retries later.
     await withTimeout(enqueueChangeEvents(deps.eventsQueue, events), ENQUEUE_TIMEOUT_MS, redisDown);
     req.log.info({ variant: parsed.variant, type: parsed.type, events: events.length }, 'notification accepted');
@@ -74,16 +76,3 @@ const redisDown = () =>
     'event store (Redis) unavailable; the notification was not accepted, please retry',
     'transient',
   );
-
-function authenticate(req: FastifyRequest, secret: string | undefined): void {
-  if (!secret) return;
-  const given = Buffer.from(req.headers.authorization ?? '');
-  const expected = Buffer.from(`Bearer ${secret}`);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    throw new NotificationError(
-      401,
-      'missing or wrong bearer secret: configure the Subscription channel.header "Authorization: Bearer <NOTIFY_SECRET>"',
-      'security',
-    );
-  }
-}

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { FhirClient } from '../fhir/fhir-client.js';
+import type { SourceRegistry } from '../fhir/source-client.js';
 import type { AssessJobResult } from '../jobs/assess-queue.js';
 import type { Model } from '../models/model.js';
 import { assembleRecord } from '../record/assemble-record.js';
@@ -8,14 +8,13 @@ import { assessmentKey } from '../writeback/idempotency-key.js';
 import { writeBack } from '../writeback/write-back.js';
 
 export interface AssessDeps {
-  client: FhirClient;
+  sources: SourceRegistry;
   redis: Redis;
   models: Model[];
   mode: 'shadow' | 'preliminary' | 'final';
   asOf: () => Date;
   /** Redis key prefix for the "last assessed record" markers. */
   keyPrefix: string;
-  source: string;
   serviceVersion: string;
   logger: Logger;
 }
@@ -24,12 +23,13 @@ export interface AssessDeps {
  * One assessment run for one patient: assemble the record once, then for each model skip it when the
  * record is unchanged since its last run, else infer and write back.
  */
-export async function assessPatient(deps: AssessDeps, patientId: string): Promise<AssessJobResult> {
-  const record = await assembleRecord(deps.client, patientId, { requires: deps.models.map((m) => m.requires) });
+export async function assessPatient(deps: AssessDeps, source: string, patientId: string): Promise<AssessJobResult> {
+  const client = deps.sources.client(source);
+  const record = await assembleRecord(client, patientId, { requires: deps.models.map((m) => m.requires) });
   const assessments: AssessJobResult['assessments'] = [];
   for (const model of deps.models) {
     const key = assessmentKey(patientId, model.id, model.version, record.hash);
-    const markerKey = `${deps.keyPrefix}:last-assessed:${deps.source}:${patientId}:${model.id}@${model.version}`;
+    const markerKey = `${deps.keyPrefix}:last-assessed:${source}:${patientId}:${model.id}@${model.version}`;
     const base = { modelId: model.id, modelVersion: model.version, mode: deps.mode };
     if ((await deps.redis.get(markerKey)) === key) {
       assessments.push({ ...base, skipped: 'unchanged', written: [], created: 0 });
@@ -37,7 +37,7 @@ export async function assessPatient(deps: AssessDeps, patientId: string): Promis
     }
     const asOf = deps.asOf();
     const output = await model.assess(record, { asOf });
-    const result = await writeBack(deps.client, {
+    const result = await writeBack(client, {
       patientId,
       key,
       output,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { loadSources, type Source } from './sources.js';
 
 const url = (what: string) => z.url({ error: `must be an absolute http(s) URL (${what})` });
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -11,7 +12,9 @@ const bool = z
  * Names are the environment variable names; see the configuration table in README.md.
  */
 export const ConfigSchema = z.object({
-  FHIR_BASE_URL: url('the EHR FHIR base, e.g. https://ehr.example.org/fhir/R4'),
+  /** JSON file listing several EHRs (see src/config/sources.ts); without it, one EHR from FHIR_BASE_URL etc. */
+  SOURCES_FILE: z.string().min(1).optional(),
+  FHIR_BASE_URL: url('the EHR FHIR base, e.g. https://ehr.example.org/fhir/R4').optional(),
   FHIR_BEARER_TOKEN: z.string().min(1).optional(),
   SOURCE_NAME: z
     .string()
@@ -31,6 +34,11 @@ export const ConfigSchema = z.object({
   PUBLIC_URL: url('where the EHR reaches this service').optional(),
   /** Shared secret the EHR sends as `Authorization: Bearer ...` (Subscription channel.header). */
   NOTIFY_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Medplum `X-Signature` HMAC secret (the Subscription's subscription-secret extension). */
+  NOTIFY_HMAC_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** `push` (Subscriptions) or `poll` (`_lastUpdated` polling, for EHRs that cannot push). */
+  INTAKE_MODE: z.enum(['push', 'poll']).default('push'),
+  POLL_INTERVAL_MS: int(1000, 86_400_000).default(60_000),
   /** Create the Subscription on the EHR at start-up (needs PUBLIC_URL). */
   SUBSCRIBE_ON_START: bool.default(false),
   /** Debounce window: changes to one patient within it give one assessment of the newest state. */
@@ -48,7 +56,7 @@ export const ConfigSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
-export type Config = Readonly<z.infer<typeof ConfigSchema>>;
+export type Config = Readonly<z.infer<typeof ConfigSchema> & { sources: readonly Source[] }>;
 
 /** Thrown when configuration is invalid; the message lists every problem at once. */
 export class ConfigError extends Error {
@@ -70,13 +78,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   );
   const parsed = ConfigSchema.safeParse(cleaned);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    if (!cleaned.FHIR_BASE_URL && !cleaned.SOURCES_FILE)
+      problems.push('FHIR_BASE_URL: required (or SOURCES_FILE listing the EHRs)');
+    // Report the sources file's own problems in the same message.
+    if (cleaned.SOURCES_FILE)
+      problems.push(...loadSources(ConfigSchema.parse({ SOURCES_FILE: cleaned.SOURCES_FILE })).problems);
+    throw new ConfigError(problems);
   }
   const cfg = parsed.data;
-  const problems: string[] = [];
-  if (cfg.SUBSCRIBE_ON_START && !cfg.PUBLIC_URL) problems.push('PUBLIC_URL: required when SUBSCRIBE_ON_START=true');
+  const { sources, problems } = loadSources(cfg);
+  if (sources.some((s) => s.subscription.manage) && !cfg.PUBLIC_URL) {
+    problems.push('PUBLIC_URL: required when a Subscription is managed (SUBSCRIBE_ON_START=true)');
+  }
   if (problems.length) throw new ConfigError(problems);
-  return Object.freeze(cfg);
+  return Object.freeze({ ...cfg, sources: Object.freeze(sources) });
 }
 
 /** The as-of date models use. */

@@ -28,7 +28,7 @@ export interface AssessJobResult {
 export type AssessQueue = Queue<AssessJob, AssessJobResult>;
 
 export function createAssessQueue(connection: Redis, prefix: string): AssessQueue {
-  return new Queue<AssessJob, AssessJobResult>(ASSESS_QUEUE, {
+  const queue = new Queue<AssessJob, AssessJobResult>(ASSESS_QUEUE, {
     connection,
     prefix,
     defaultJobOptions: {
@@ -38,6 +38,9 @@ export function createAssessQueue(connection: Redis, prefix: string): AssessQueu
       removeOnFail: { age: 14 * 24 * 3600 },
     },
   });
+  // Connection errors also reject the calls that hit them (and intake answers 503); the event is noise.
+  queue.on('error', () => {});
+  return queue;
 }
 
 /**

@@ -7,7 +7,7 @@ import { EVENTS_QUEUE } from './queue-names.js';
 export type EventsQueue = Queue<ChangeEvent>;
 
 export function createEventsQueue(connection: Redis, prefix: string): EventsQueue {
-  return new Queue<ChangeEvent>(EVENTS_QUEUE, {
+  const queue = new Queue<ChangeEvent>(EVENTS_QUEUE, {
     connection,
     prefix,
     defaultJobOptions: {
@@ -18,6 +18,9 @@ export function createEventsQueue(connection: Redis, prefix: string): EventsQueu
       removeOnFail: { age: 7 * 24 * 3600 },
     },
   });
+  // Connection errors also reject the calls that hit them (and intake answers 503); the event is noise.
+  queue.on('error', () => {});
+  return queue;
 }
 
 /**

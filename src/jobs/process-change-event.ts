@@ -3,13 +3,14 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { FhirClient } from '../fhir/fhir-client.js';
 import { FhirHttpError } from '../fhir/fhir-client.js';
+import type { SourceRegistry } from '../fhir/source-client.js';
 import type { ChangeEvent } from '../intake/change-event.js';
 import { pollChanges } from '../intake/poll-changes.js';
 import { isAiAsserted, OWN_OUTPUT_TYPES, patientIdOf } from '../intake/resource-facts.js';
 import { type AssessQueue, enqueueAssessment } from './assess-queue.js';
 
 export interface EventDeps {
-  client: FhirClient;
+  sources: SourceRegistry;
   redis: Redis;
   assessQueue: AssessQueue;
   coalesceWindowMs: number;
@@ -29,15 +30,16 @@ export async function processChangeEvent(deps: EventDeps, event: ChangeEvent): P
   if (event.aiAsserted || (event.resourceType && OWN_OUTPUT_TYPES.has(event.resourceType))) {
     return { action: 'ignored', reason: 'own-output' }; // never let our own write-backs trigger us
   }
+  const client = deps.sources.client(event.source);
   let patientIds: string[];
   if (event.interaction === 'ping') {
     const watermarkKey = `${deps.keyPrefix}:watermark:${event.source}`;
-    patientIds = (await pollChanges(deps.client, deps.redis, watermarkKey, deps.watchedTypes, deps.pollOverlapMs))
+    patientIds = (await pollChanges(client, deps.redis, watermarkKey, deps.watchedTypes, deps.pollOverlapMs))
       .patientIds;
   } else if (event.patientId) {
     patientIds = [event.patientId];
   } else {
-    const resolved = await resolvePatient(deps.client, event);
+    const resolved = await resolvePatient(client, event);
     if (resolved === 'gone' || resolved === 'own-output') return { action: 'ignored', reason: resolved };
     if (!resolved) return { action: 'ignored', reason: 'no-patient' };
     patientIds = [resolved];

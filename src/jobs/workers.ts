@@ -54,7 +54,11 @@ export function startWorkers(opts: WorkerOptions): RunningWorkers {
       const data = parseOrFail(AssessJobSchema, job.data);
       return classify(() =>
         assessPatient(
-          { ...opts.assess, logger: opts.logger.child({ jobId: job.id, patientId: data.patientId }) },
+          {
+            ...opts.assess,
+            logger: opts.logger.child({ jobId: job.id, source: data.source, patientId: data.patientId }),
+          },
+          data.source,
           data.patientId,
         ),
       );

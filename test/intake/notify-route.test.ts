@@ -1,14 +1,22 @@
+import { createHmac } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.js';
-import { BaseUrlGuard } from '../../src/fhir/base-url-guard.js';
+import { SourceSchema } from '../../src/config/sources.js';
+import { SourceRegistry } from '../../src/fhir/source-client.js';
 import { createEventsQueue, type EventsQueue } from '../../src/jobs/events-queue.js';
 import { producerConnection, ready } from '../../src/jobs/redis-connection.js';
 import { createLogger } from '../../src/util/logger.js';
 import { type TestRedis, useTestRedis } from '../helpers/redis.js';
 
 const SECRET = 'test-secret-0123456789abcdef';
+const OTHER_SECRET = 'other-ehr-secret-0123456789';
+const HMAC_SECRET = 'medplum-subscription-secret-0123';
+
+const source = (name: string, bearerSecrets: string[], hmacSecrets: string[] = []) =>
+  SourceSchema.parse({ name, fhirBaseUrl: `http://${name}.test/fhir/R4`, notify: { bearerSecrets, hmacSecrets } });
+const sources = new SourceRegistry([source('ehr', [SECRET]), source('other', [OTHER_SECRET], [HMAC_SECRET])]);
 
 describe('POST /notify (real Redis)', () => {
   let redis: TestRedis;
@@ -25,12 +33,10 @@ describe('POST /notify (real Redis)', () => {
     app = await buildApp({
       logger: createLogger('silent'),
       bodyLimit: 64 * 1024,
-      source: 'ehr',
-      guard: new BaseUrlGuard('http://ehr.test/fhir/R4'),
+      sources,
       eventsQueue: queue,
       redis: conn,
       keyPrefix: prefix,
-      secret: SECRET,
       ready: async () => ({ ok: true, checks: {} }),
     });
   });
@@ -106,6 +112,50 @@ describe('POST /notify (real Redis)', () => {
     expect(await queue.count()).toBe(before);
   });
 
+  it('When two EHRs are configured, Then each is recognised by its own secret and its events carry its name', async () => {
+    const res = await app.inject({
+      method: 'PUT',
+      url: '/notify/Condition/c9',
+      headers: { authorization: `Bearer ${OTHER_SECRET}`, 'content-type': 'application/fhir+json' },
+      payload: { resourceType: 'Condition', id: 'c9', meta: { versionId: '1' }, subject: { reference: 'Patient/p3' } },
+    });
+    expect(res.statusCode).toBe(200);
+    const jobs = await queue.getJobs(['waiting'], 0, 100);
+    expect(jobs.find((j) => j.data.id === 'c9')?.data.source).toBe('other');
+  });
+
+  it('When a Medplum notification is signed, Then X-Signature over the raw bytes authenticates it and a bad one is refused', async () => {
+    const raw = '{"resourceType":"Observation",  "id":"m1","subject":{"reference":"Patient/p4"}}'; // odd spacing: raw bytes matter
+    const sig = createHmac('sha256', HMAC_SECRET).update(raw).digest('hex');
+    const headers = {
+      'content-type': 'application/fhir+json',
+      'x-medplum-subscription': 's1',
+      'x-medplum-interaction': 'update',
+    };
+    const ok = await app.inject({
+      method: 'POST',
+      url: '/notify',
+      headers: { ...headers, 'x-signature': sig },
+      payload: raw,
+    });
+    expect(ok.statusCode).toBe(200);
+    const bad = await app.inject({
+      method: 'POST',
+      url: '/notify',
+      headers: { ...headers, 'x-signature': sig.replace(/^./, sig[0] === 'a' ? 'b' : 'a') },
+      payload: raw,
+    });
+    expect(bad.statusCode).toBe(401);
+    const reserialised = JSON.stringify(JSON.parse(raw));
+    const moved = await app.inject({
+      method: 'POST',
+      url: '/notify',
+      headers: { ...headers, 'x-signature': sig },
+      payload: reserialised,
+    });
+    expect(moved.statusCode).toBe(401);
+  });
+
   it('When the body is malformed, too large or of another type, Then a precise 4xx OperationOutcome', async () => {
     const bad = await app.inject({ method: 'POST', url: '/notify', headers: auth, payload: '{"resourceType":' });
     expect(bad.statusCode).toBe(400);
@@ -141,8 +191,7 @@ describe('POST /notify (real Redis)', () => {
     const app2 = await buildApp({
       logger: createLogger('silent'),
       bodyLimit: 64 * 1024,
-      source: 'ehr',
-      guard: new BaseUrlGuard('http://ehr.test/fhir/R4'),
+      sources: new SourceRegistry([source('ehr', [])]),
       eventsQueue: brokenQueue,
       redis: broken,
       keyPrefix: prefix,

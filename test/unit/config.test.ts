@@ -42,3 +42,44 @@ describe('loadConfig', () => {
     expect(loadConfig({ FHIR_BASE_URL: 'http://h/fhir', PORT: '' }).PORT).toBe(8080);
   });
 });
+
+describe('sources', () => {
+  it('When FHIR_* variables describe one EHR, Then it becomes the single source with its secrets', () => {
+    const cfg = loadConfig({ FHIR_BASE_URL: 'http://h/fhir', NOTIFY_SECRET: 's'.repeat(16), FHIR_BEARER_TOKEN: 't' });
+    expect(cfg.sources).toHaveLength(1);
+    expect(cfg.sources[0]).toMatchObject({
+      name: 'ehr',
+      fhirBaseUrl: 'http://h/fhir',
+      auth: { type: 'bearer', token: 't' },
+    });
+    expect(cfg.sources[0].notify.bearerSecrets).toEqual(['s'.repeat(16)]);
+  });
+
+  it('When SOURCES_FILE lists several EHRs with mistakes, Then every mistake is named with its path', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const file = join(mkdtempSync(join(tmpdir(), 'cfg-')), 'sources.json');
+    writeFileSync(
+      file,
+      JSON.stringify([
+        { name: 'a', fhirBaseUrl: 'http://a/fhir', auth: { type: 'bearer' } },
+        { name: 'B!', fhirBaseUrl: 'ftp://b' },
+      ]),
+    );
+    try {
+      loadConfig({ SOURCES_FILE: file, PORT: 'x' });
+      expect.unreachable();
+    } catch (e) {
+      const text = (e as ConfigError).message;
+      expect(text).toContain('PORT');
+      expect(text).toContain('SOURCES_FILE.0.auth.token');
+      expect(text).toContain('SOURCES_FILE.1.name');
+      expect(text).toContain('SOURCES_FILE.1.fhirBaseUrl');
+    }
+  });
+
+  it('When neither FHIR_BASE_URL nor SOURCES_FILE is given, Then the message says so', () => {
+    expect(() => loadConfig({})).toThrow(/FHIR_BASE_URL: required \(or SOURCES_FILE/);
+  });
+});
