@@ -1,15 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { createApiServices } from './api/api-services.js';
 import { buildApp } from './api/app.js';
 import { asOfDate, type Config } from './config/config.js';
 import { SourceRegistry } from './fhir/source-client.js';
-import { ensureSubscription } from './intake/ensure-subscription.js';
 import { type AssessQueue, createAssessQueue } from './jobs/assess-queue.js';
 import { createEventsQueue, type EventsQueue } from './jobs/events-queue.js';
+import { type RunningIntake, startIntake } from './jobs/intake-jobs.js';
 import { producerConnection, ready } from './jobs/redis-connection.js';
 import { type RunningWorkers, startWorkers } from './jobs/workers.js';
+import { withModelRateLimit } from './jobs/model-rate-limit.js';
+import { RateLimiter } from './jobs/rate-limiter.js';
 import type { Model } from './models/model.js';
+import { instrumentEhrClient } from './observability/ehr-metrics.js';
 import { SERVICE_VERSION } from './version.js';
 
 export interface ServiceRoles {
@@ -43,6 +47,23 @@ export async function startService(
   const eventsQueue = createEventsQueue(redis, prefix);
   const assessQueue = createAssessQueue(redis, prefix);
   const sources = new SourceRegistry(cfg.sources);
+  for (const { source, client } of sources.all()) instrumentEhrClient(client, source.name); // EHR requests by status
+  const limiter = new RateLimiter(redis, prefix);
+  const modelLimit = { rate: cfg.MODEL_RATE_LIMIT, burst: Math.max(1, Math.ceil(cfg.MODEL_RATE_LIMIT)) };
+  const limitedModels = models.map((m) => withModelRateLimit(m, limiter, modelLimit));
+  // CapabilityStatement discovery (and the first token) per EHR, in the background so an EHR that is
+  // down does not hold up start-up; it is asked again on first use.
+  void sources.discover().then((found) => {
+    for (const [name, caps] of found) {
+      if (caps instanceof Error)
+        logger.warn({ source: name, err: caps.message }, 'EHR discovery failed; retried on first use');
+      else
+        logger.info(
+          { source: name, fhirVersion: caps.fhirVersion, everything: caps.everything, batch: caps.batch },
+          'EHR capabilities',
+        );
+    }
+  });
   for (const { source } of sources.all()) {
     if (!source.notify.bearerSecrets.length && !source.notify.hmacSecrets.length) {
       logger.warn(
@@ -66,6 +87,11 @@ export async function startService(
       eventsConcurrency: cfg.EVENTS_CONCURRENCY,
       assessConcurrency: cfg.ASSESS_CONCURRENCY,
       logger,
+      stall: { lockDuration: cfg.JOB_LOCK_MS, stalledInterval: cfg.JOB_LOCK_MS },
+      limits: {
+        limiter,
+        ehr: { rate: cfg.EHR_RATE_LIMIT, burst: cfg.EHR_RATE_BURST ?? Math.max(1, Math.ceil(cfg.EHR_RATE_LIMIT * 2)) },
+      },
       events: {
         sources,
         redis,
@@ -79,26 +105,33 @@ export async function startService(
       assess: {
         sources,
         redis,
-        models,
+        models: limitedModels,
         mode: cfg.MODEL_MODE,
         asOf: () => asOfDate(cfg),
         keyPrefix: prefix,
         serviceVersion: SERVICE_VERSION,
         logger,
+        deidentifySecret: cfg.DEIDENTIFY_SECRET,
+        shadowRetentionDays: cfg.SHADOW_RETENTION_DAYS,
       },
     });
   }
 
   let app: FastifyInstance | undefined;
   let url: string | undefined;
+  const api = roles.http
+    ? await createApiServices(cfg, { redis, sources, assessQueue, eventsQueue, modelIds: models.map((m) => m.id) })
+    : undefined;
   if (roles.http) {
     app = await buildApp({
+      api: api?.deps,
       logger,
       bodyLimit: cfg.NOTIFY_BODY_LIMIT,
       sources,
       eventsQueue,
       redis,
       keyPrefix: prefix,
+      gapGraceMs: cfg.GAP_GRACE_MS,
       ready: async () => {
         const checks: Record<string, string> = {};
         checks.redis = await redis.ping().then(
@@ -115,21 +148,9 @@ export async function startService(
       },
     });
     url = await app.listen({ host: cfg.HOST, port: cfg.PORT });
-    for (const { source, client } of sources.all()) {
-      if (!source.subscription.manage || !cfg.PUBLIC_URL) continue;
-      const r = await ensureSubscription(
-        client,
-        `${cfg.PUBLIC_URL.replace(/\/$/, '')}/notify`,
-        source.notify.bearerSecrets[0],
-        {
-          kind: 'backport',
-          content: source.subscription.content,
-          heartbeatSeconds: source.subscription.heartbeatSeconds,
-        },
-      );
-      logger.info({ source: source.name, subscription: r.subscription.id, action: r.action }, 'subscription ensured');
-    }
   }
+  // Subscriptions (after listen: the handshake must find us), polling/reconciliation/watchdog schedulers.
+  const intake: RunningIntake = await startIntake({ cfg, roles, sources, redis, assessQueue, watchedTypes, logger });
 
   return {
     url,
@@ -141,7 +162,9 @@ export async function startService(
     sources,
     close: async () => {
       await app?.close();
+      await api?.close();
       await workers?.close();
+      await intake.close();
       await eventsQueue.close();
       await assessQueue.close();
       redis.disconnect();

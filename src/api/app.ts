@@ -1,14 +1,20 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { NotificationError } from '../intake/notification.js';
+import type { ApiDeps } from './api-deps.js';
+import { ApiError } from './api-error.js';
+import { apiRoutes } from './api-routes.js';
 import { type NotifyDeps, notifyRoutes } from './notify-routes.js';
 import { issueCodeFor, outcome } from './operation-outcome.js';
+import { echoRequestId, genReqId } from './request-id.js';
 
 export interface AppDeps extends NotifyDeps {
   logger: Logger;
   bodyLimit: number;
   /** Readiness probe: resolves when Redis (and the EHR) are reachable. */
   ready: () => Promise<{ ok: boolean; checks: Record<string, string> }>;
+  /** The FHIR API, CDS Hooks, /metrics and the dashboard (absent: intake and health only). */
+  api?: ApiDeps;
 }
 
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json+fhir'];
@@ -18,7 +24,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as unknown as FastifyBaseLogger,
     bodyLimit: deps.bodyLimit,
+    genReqId,
+    requestIdLogLabel: 'requestId',
   }) as unknown as FastifyInstance;
+  app.addHook('onSend', echoRequestId);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(JSON_TYPES, { parseAs: 'string' }, (req, body, done) => {
     const text = body as string;
@@ -49,7 +58,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (status >= 500) req.log.error({ err }, 'request failed');
     const known = err instanceof NotificationError;
     const message =
-      known || status < 500 ? err.message : 'internal error; the notification was not accepted, please retry';
+      known || status < 500 || err instanceof ApiError ? err.message : 'internal error; the notification was not accepted, please retry';
     const code = known ? (err as NotificationError).code : issueCodeFor(status);
     reply
       .code(status)
@@ -68,5 +77,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return reply.code(r.ok ? 200 : 503).send(r);
   });
   await notifyRoutes(app, deps);
+  if (deps.api) await apiRoutes(app, deps.api);
   return app;
 }

@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import type { SourceRegistry } from '../fhir/source-client.js';
 import type { AssessJobResult } from '../jobs/assess-queue.js';
 import type { Model } from '../models/model.js';
-import { assembleRecord } from '../record/assemble-record.js';
+import { countWriteBack, observeModel, observeStage } from '../observability/metrics.js';
+import { viewFor } from '../record/model-view.js';
 import { assessmentKey } from '../writeback/idempotency-key.js';
 import { writeBack } from '../writeback/write-back.js';
 
@@ -17,35 +18,62 @@ export interface AssessDeps {
   keyPrefix: string;
   serviceVersion: string;
   logger: Logger;
+  /** Key for de-identified records (DEIDENTIFY_SECRET); absent: random per process. */
+  deidentifySecret?: string;
+  /** Shadow-store retention (SHADOW_RETENTION_DAYS); default 90 days. */
+  shadowRetentionDays?: number;
 }
 
 /**
  * One assessment run for one patient: assemble the record once, then for each model skip it when the
  * record is unchanged since its last run, else infer and write back.
  */
-export async function assessPatient(deps: AssessDeps, source: string, patientId: string): Promise<AssessJobResult> {
+export async function assessPatient(
+  deps: AssessDeps,
+  source: string,
+  patientId: string,
+  /** `models`: only these model ids; `force`: run even when the record is unchanged (API callers want the resources). */
+  opts: { models?: string[]; force?: boolean } = {},
+): Promise<AssessJobResult> {
   const client = deps.sources.client(source);
-  const record = await assembleRecord(client, patientId, { requires: deps.models.map((m) => m.requires) });
+  const models = opts.models ? deps.models.filter((m) => opts.models?.includes(m.id)) : deps.models;
+  let t0 = performance.now();
+  const record = await deps.sources
+    .assembler(source)
+    .assemble(patientId, { requires: models.map((m) => m.requires), asOf: deps.asOf() });
+  observeStage('record', performance.now() - t0);
   const assessments: AssessJobResult['assessments'] = [];
-  for (const model of deps.models) {
+  for (const model of models) {
     const key = assessmentKey(patientId, model.id, model.version, record.hash);
     const markerKey = `${deps.keyPrefix}:last-assessed:${source}:${patientId}:${model.id}@${model.version}`;
     const base = { modelId: model.id, modelVersion: model.version, mode: deps.mode };
-    if ((await deps.redis.get(markerKey)) === key) {
+    if (!opts.force && (await deps.redis.get(markerKey)) === key) {
       assessments.push({ ...base, skipped: 'unchanged', written: [], created: 0 });
       continue;
     }
     const asOf = deps.asOf();
-    const output = await model.assess(record, { asOf });
-    const result = await writeBack(client, {
-      patientId,
-      key,
-      output,
-      modelTitle: model.title,
-      mode: deps.mode,
-      asOf,
-      serviceVersion: deps.serviceVersion,
-    });
+    t0 = performance.now();
+    // Models outside the trust boundary see a de-identified record; their answer is re-linked here.
+    const view = viewFor(model, record, asOf, deps.deidentifySecret);
+    const output = view.relink(await model.assess(view.record, { asOf: view.asOf }));
+    observeModel(model.id, performance.now() - t0);
+    observeStage('model', performance.now() - t0);
+    t0 = performance.now();
+    const result = await writeBack(
+      client,
+      {
+        patientId,
+        key,
+        output,
+        modelTitle: model.title,
+        mode: deps.mode,
+        asOf,
+        serviceVersion: deps.serviceVersion,
+      },
+      { redis: deps.redis, keyPrefix: deps.keyPrefix, source, shadowRetentionDays: deps.shadowRetentionDays },
+    );
+    observeStage('writeback', performance.now() - t0);
+    countWriteBack(result.mode, result.mode === 'shadow' ? 'shadow' : result.created > 0 ? 'created' : 'existing');
     await deps.redis.set(markerKey, key);
     deps.logger.info(
       {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { API_SETTINGS, apiSettingsProblems } from './api-settings.js';
 import { loadSources, type Source } from './sources.js';
 
 const url = (what: string) => z.url({ error: `must be an absolute http(s) URL (${what})` });
@@ -45,15 +46,33 @@ export const ConfigSchema = z.object({
   COALESCE_WINDOW_MS: int(0, 600_000).default(3000),
   /** Overlap subtracted from the poll watermark so clock skew between us and the EHR loses nothing. */
   POLL_OVERLAP_MS: int(0, 3_600_000).default(5000),
+  /** Reconciliation polls alongside push, every POLL_INTERVAL_MS (a safety net for lost notifications). */
+  INTAKE_RECONCILE: bool.default(false),
+  /** Which Subscription SUBSCRIBE_ON_START creates: `auto` = Backport topic if advertised, else classic. */
+  SUBSCRIPTION_KIND: z.enum(['auto', 'backport', 'classic']).default('auto'),
+  /** Backport heartbeat period asked of the EHR; silence past it (plus GAP_GRACE_MS) triggers `$status`. */
+  HEARTBEAT_SECONDS: int(10, 86_400).optional(),
+  /** Grace period before a gap in event numbers is recovered: a late notification may still fill it. */
+  GAP_GRACE_MS: int(0, 600_000).default(5000),
+  /** BullMQ job lock: a crashed worker's jobs run again elsewhere after about this long. */
+  JOB_LOCK_MS: int(1000, 600_000).default(30_000),
   ASSESS_CONCURRENCY: int(1, 64).default(4),
   EVENTS_CONCURRENCY: int(1, 256).default(16),
   /** Fixed as-of date for the models (ISO date); default: now. Synthea data ends 2021-03-31. */
   AS_OF: z.iso.date({ error: 'must be an ISO date YYYY-MM-DD' }).optional(),
   MODEL_MODE: z.enum(['shadow', 'preliminary', 'final']).default('preliminary'),
+  /** Days the shadow store keeps what a `shadow` model would have written (docs/writeback.md). */
+  SHADOW_RETENTION_DAYS: int(1, 3650).default(90),
   FHIR_TIMEOUT_MS: int(100, 600_000).default(30_000),
+  /** How records are read (`auto` picks from the CapabilityStatement); SOURCES_FILE sets it per source. */
+  RECORD_STRATEGY: z.enum(['auto', 'everything', 'batch', 'search']).default('auto'),
+  /** Key for pseudonyms and per-patient date shifts of de-identified records; default: random per process. */
+  DEIDENTIFY_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   /** Largest notification body accepted, bytes. */
   NOTIFY_BODY_LIMIT: int(1024, 100 * 1024 * 1024).default(5 * 1024 * 1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** REST API, its auth, CDS Hooks, dashboard and rate limits (src/config/api-settings.ts). */
+  ...API_SETTINGS,
 });
 
 export type Config = Readonly<z.infer<typeof ConfigSchema> & { sources: readonly Source[] }>;
@@ -88,6 +107,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const cfg = parsed.data;
   const { sources, problems } = loadSources(cfg);
+  problems.push(...apiSettingsProblems(cfg));
   if (sources.some((s) => s.subscription.manage) && !cfg.PUBLIC_URL) {
     problems.push('PUBLIC_URL: required when a Subscription is managed (SUBSCRIBE_ON_START=true)');
   }

@@ -67,6 +67,21 @@ export const SourceSchema = z.object({
   /** Requests in flight to this EHR at once (per process). */
   maxConcurrency: z.coerce.number().int().min(1).max(256).default(8),
   timeoutMs: z.coerce.number().int().min(100).default(30_000),
+  /** Largest EHR response body read, bytes (default 64 MiB); reading a bigger one is aborted. */
+  maxResponseBytes: z.coerce.number().int().min(1024).default(64 * 1024 * 1024),
+  /** Bounds and caching of assembled records (src/record). */
+  record: z
+    .object({
+      /** Most resources in one record; the models may lower it. */
+      maxResources: z.coerce.number().int().min(10).default(20_000),
+      /** `_count` per page. */
+      pageSize: z.coerce.number().int().min(1).max(10_000).default(500),
+      /** Previous records kept in worker memory for `_since` refreshes; 0 disables. */
+      cachePatients: z.coerce.number().int().min(0).default(256),
+      /** Longest a cached record is trusted before a full re-read (hard deletes are invisible to `_since`), ms. */
+      cacheTtlMs: z.coerce.number().int().min(0).default(300_000),
+    })
+    .default({ maxResources: 20_000, pageSize: 500, cachePatients: 256, cacheTtlMs: 300_000 }),
 });
 
 export type SourceAuth = z.infer<typeof SourceAuthSchema>;
@@ -82,7 +97,11 @@ export interface EnvSourceSettings {
   SUBSCRIBE_ON_START: boolean;
   INTAKE_MODE: 'push' | 'poll';
   POLL_INTERVAL_MS: number;
+  INTAKE_RECONCILE?: boolean;
+  SUBSCRIPTION_KIND?: 'auto' | 'backport' | 'classic';
+  HEARTBEAT_SECONDS?: number;
   FHIR_TIMEOUT_MS: number;
+  RECORD_STRATEGY?: 'auto' | 'everything' | 'batch' | 'search';
 }
 
 /**
@@ -111,9 +130,14 @@ export function loadSources(env: EnvSourceSettings & { SOURCES_FILE?: string }):
           bearerSecrets: env.NOTIFY_SECRET ? [env.NOTIFY_SECRET] : [],
           hmacSecrets: env.NOTIFY_HMAC_SECRET ? [env.NOTIFY_HMAC_SECRET] : [],
         },
-        intake: { mode: env.INTAKE_MODE, pollIntervalMs: env.POLL_INTERVAL_MS },
-        subscription: { manage: env.SUBSCRIBE_ON_START },
+        intake: { mode: env.INTAKE_MODE, pollIntervalMs: env.POLL_INTERVAL_MS, reconcile: env.INTAKE_RECONCILE },
+        subscription: {
+          manage: env.SUBSCRIBE_ON_START,
+          kind: env.SUBSCRIPTION_KIND,
+          heartbeatSeconds: env.HEARTBEAT_SECONDS,
+        },
         timeoutMs: env.FHIR_TIMEOUT_MS,
+        recordStrategy: env.RECORD_STRATEGY,
       },
     ];
   } else {

@@ -1,52 +1,93 @@
-import { normalizeOperationOutcome, OperationOutcomeError, serverError } from '@medplum/core';
-import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import { normalizeOperationOutcome } from '@medplum/core';
+import type { Bundle, OperationOutcome, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import { type AuthProvider, noAuth, staticBearer } from './auth/auth-provider.js';
 import { BaseUrlGuard } from './base-url-guard.js';
+import { discoverCapabilities, type EhrCapabilities } from './capabilities.js';
+import { FhirConnectionError, FhirHttpError, localOutcome } from './fhir-errors.js';
+import { readBodyLimited } from './read-body.js';
+import { backoffMs, connectionFailure, DEFAULT_RETRY_POLICY, parseRetryAfter, type RetryPolicy, sleep } from './retry-policy.js';
+import { Semaphore } from './semaphore.js';
+
+export { AuthError, FhirConnectionError, FhirHttpError, FhirResponseTooLargeError } from './fhir-errors.js';
 
 export interface FhirClientOptions {
   baseUrl: string;
+  /** Static bearer token; ignored when `auth` is given. */
   bearerToken?: string;
-  /** Per request, ms. */
+  /** How requests are authorised (SMART Backend Services, client credentials, ...). */
+  auth?: AuthProvider;
+  /** Per request attempt, body included, ms. Default 30 s. */
   timeoutMs?: number;
-  /** Attempts for 408/429/5xx and connection errors. */
+  /** Attempts in total for 408/429/5xx and connection errors. Default 4. */
   maxAttempts?: number;
+  /** Backoff and Retry-After limits (see RetryPolicy). */
+  retry?: Partial<RetryPolicy>;
+  /** Requests in flight to this EHR at once. Default 8. */
+  maxConcurrency?: number;
+  /** Largest response body read, bytes. Default 64 MiB. */
+  maxResponseBytes?: number;
+  /** Most pages one `pages()` call follows. Default 10,000. */
+  maxPages?: number;
   fetch?: typeof fetch;
 }
 
-/** An EHR answer that was not 2xx: carries the HTTP status and the EHR's own OperationOutcome. */
-export class FhirHttpError extends OperationOutcomeError {
-  constructor(
-    readonly status: number,
-    outcome: OperationOutcome,
-    readonly url: string,
-  ) {
-    super(outcome);
-    this.name = 'FhirHttpError';
-  }
-
-  get retryable(): boolean {
-    return this.status === 408 || this.status === 429 || this.status >= 500;
-  }
+/** What this client has sent, for metrics, tests and the benchmark. */
+export interface FhirClientStats {
+  /** HTTP requests sent to the EHR (retries included, token requests not). */
+  requests: number;
+  /** Of those, repeats after a retryable failure. */
+  retries: number;
+  /** Repeats after a 401 with a fresh token. */
+  reauthenticated: number;
 }
 
 const FHIR_JSON = 'application/fhir+json';
-const RETRY_BASE_MS = 250;
+const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+const DEFAULT_MAX_PAGES = 10_000;
 
 /**
  * A thin FHIR REST client over fetch. We do not use MedplumClient here: its pager re-targets next
  * links (loops on HAPI `_getpages` links), it ignores Retry-After, and its login can loop on 401
- * (see ../shared/docs/library-notes.md). Every URL goes through the base-URL guard.
+ * (see ../shared/docs/library-notes.md). Every URL goes through the base-URL guard before anything
+ * (a token included) is sent; requests share a per-EHR concurrency limit.
  */
 export class FhirClient {
   readonly guard: BaseUrlGuard;
+  readonly stats: FhirClientStats = { requests: 0, retries: 0, reauthenticated: 0 };
   private readonly fetchImpl: typeof fetch;
+  private readonly auth: AuthProvider;
+  private readonly policy: RetryPolicy;
+  private readonly limiter: Semaphore;
+  private caps?: Promise<EhrCapabilities>;
 
   constructor(private readonly opts: FhirClientOptions) {
     this.guard = new BaseUrlGuard(opts.baseUrl);
     this.fetchImpl = opts.fetch ?? fetch;
+    this.auth = opts.auth ?? (opts.bearerToken ? staticBearer(opts.bearerToken) : noAuth);
+    this.policy = { ...DEFAULT_RETRY_POLICY, ...opts.retry, maxAttempts: opts.maxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts };
+    this.limiter = new Semaphore(opts.maxConcurrency ?? 8);
   }
 
   get baseUrl(): string {
     return this.guard.base.href.replace(/\/$/, '');
+  }
+
+  /** Token endpoint requests made by this client's auth. */
+  get tokenRequests(): number {
+    return this.auth.tokenRequests;
+  }
+
+  /**
+   * The EHR's CapabilityStatement, summarised, fetched once and cached; a failed discovery is
+   * forgotten so the next call tries again.
+   */
+  capabilities(): Promise<EhrCapabilities> {
+    this.caps ??= discoverCapabilities(this).catch((err) => {
+      this.caps = undefined;
+      throw err;
+    });
+    return this.caps;
   }
 
   async read<T extends Resource>(resourceType: T['resourceType'], id: string): Promise<T> {
@@ -59,12 +100,8 @@ export class FhirClient {
   }
 
   async create<T extends Resource>(resource: T, ifNoneExist?: string): Promise<T> {
-    return this.request<T>(
-      'POST',
-      resource.resourceType,
-      resource,
-      ifNoneExist ? { 'If-None-Exist': ifNoneExist } : {},
-    );
+    const headers: Record<string, string> = ifNoneExist ? { 'If-None-Exist': ifNoneExist } : {};
+    return this.request<T>('POST', resource.resourceType, resource, headers);
   }
 
   async update<T extends Resource>(resource: T & { id: string }): Promise<T> {
@@ -78,13 +115,24 @@ export class FhirClient {
 
   /** Yields every page of a search or operation, following `next` links verbatim (same base only). */
   async *pages(pathOrUrl: string, query?: Record<string, string>): AsyncGenerator<Bundle> {
-    let bundle = await this.get<Bundle>(pathOrUrl, query);
+    yield* this.follow(await this.get<Bundle>(pathOrUrl, query));
+  }
+
+  /**
+   * Yields `first`, then every page its `next` links lead to. A next link outside the base throws
+   * ForeignUrlError before anything is sent; a repeated link or more than `maxPages` pages throws
+   * instead of looping.
+   */
+  async *follow(first: Bundle): AsyncGenerator<Bundle> {
     const seen = new Set<string>();
-    for (;;) {
+    const maxPages = this.opts.maxPages ?? DEFAULT_MAX_PAGES;
+    let bundle = first;
+    for (let page = 1; ; page++) {
       yield bundle;
       const next = bundle.link?.find((l) => l.relation === 'next')?.url;
       if (!next) return;
       if (seen.has(next)) throw new Error('EHR returned the same next link twice; stopping to avoid a loop');
+      if (page >= maxPages) throw new Error(`more than ${maxPages} pages; stopping (maxPages)`);
       seen.add(next);
       bundle = await this.get<Bundle>(next);
     }
@@ -99,53 +147,83 @@ export class FhirClient {
     return out;
   }
 
-  async request<T>(
-    method: string,
-    pathOrUrl: string,
-    body?: unknown,
-    headers: Record<string, string> = {},
-  ): Promise<T> {
+  /**
+   * One logical request: retried with backoff and jitter on 408/429/5xx and connection errors
+   * (Retry-After honoured up to `maxRetryAfterMs`), re-authenticated once on 401, never on other 4xx.
+   */
+  async request<T>(method: string, pathOrUrl: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
     const url = this.guard.resolve(pathOrUrl);
-    const attempts = this.opts.maxAttempts ?? 3;
+    let reauthenticated = false;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.once<T>(method, url, body, headers);
+        return await this.limiter.run(() => this.once<T>(method, url, body, headers));
       } catch (err) {
-        const retryable = err instanceof FhirHttpError ? err.retryable : isConnectionError(err);
-        if (!retryable || attempt >= attempts) throw err;
-        const retryAfterMs =
-          err instanceof FhirHttpError ? (err as FhirHttpError & { retryAfterMs?: number }).retryAfterMs : undefined;
-        await sleep(retryAfterMs ?? RETRY_BASE_MS * 2 ** (attempt - 1) * (0.5 + Math.random()));
+        if (err instanceof FhirHttpError && err.status === 401 && !reauthenticated && this.auth.invalidate()) {
+          reauthenticated = true; // once: a second 401 is final (no login loop, library-notes trap C)
+          this.stats.reauthenticated++;
+          attempt--;
+          continue;
+        }
+        const wait = this.retryDelay(err, attempt);
+        if (wait === undefined) throw finalError(err, `${method} ${url.pathname}`, attempt);
+        this.stats.retries++;
+        await sleep(wait);
       }
     }
   }
 
+  /** Delay before the next attempt, or undefined when the error is final. */
+  private retryDelay(err: unknown, attempt: number): number | undefined {
+    if (attempt >= this.policy.maxAttempts) return undefined;
+    if (err instanceof FhirHttpError) {
+      if (!err.retryable) return undefined;
+      if (err.retryAfterMs === undefined) return backoffMs(this.policy, attempt);
+      return err.retryAfterMs <= this.policy.maxRetryAfterMs ? err.retryAfterMs : undefined;
+    }
+    return connectionFailure(err) ? backoffMs(this.policy, attempt) : undefined;
+  }
+
   private async once<T>(method: string, url: URL, body: unknown, headers: Record<string, string>): Promise<T> {
+    const authorization = await this.auth.authorization();
+    this.stats.requests++;
     const res = await this.fetchImpl(url, {
       method,
       headers: {
         Accept: FHIR_JSON,
         ...(body === undefined ? {} : { 'Content-Type': FHIR_JSON }),
-        ...(this.opts.bearerToken ? { Authorization: `Bearer ${this.opts.bearerToken}` } : {}),
+        ...(authorization ? { Authorization: authorization } : {}),
         ...headers,
       },
       body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
-      redirect: 'error',
+      signal: AbortSignal.timeout(this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+      redirect: 'error', // a redirect could lead off the base URL
     });
-    const text = await res.text();
+    const text = await readBodyLimited(res, this.opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, url.pathname);
     const json = text ? safeJson(text) : undefined;
     if (!res.ok) {
-      const outcome =
+      const outcome: OperationOutcome =
         json?.resourceType === 'OperationOutcome'
           ? normalizeOperationOutcome(json)
-          : serverError(new Error(`EHR answered HTTP ${res.status} to ${method} ${url.pathname}`));
-      const error = new FhirHttpError(res.status, outcome, url.pathname) as FhirHttpError & { retryAfterMs?: number };
+          : localOutcome(issueCode(res.status), `EHR answered HTTP ${res.status} to ${method} ${url.pathname}`);
+      const error = new FhirHttpError(res.status, outcome, url.pathname);
       error.retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
       throw error;
     }
     return json as T;
   }
+}
+
+/** Connection failures become one FhirConnectionError naming the request and the attempts. */
+function finalError(err: unknown, what: string, attempts: number): unknown {
+  const reason = connectionFailure(err);
+  return reason ? new FhirConnectionError(what, reason, attempts) : err;
+}
+
+function issueCode(status: number): OperationOutcomeIssue['code'] {
+  if (status === 401 || status === 403) return 'security';
+  if (status === 404 || status === 410) return 'not-found';
+  if (status === 429) return 'throttled';
+  return status >= 500 ? 'transient' : 'processing';
 }
 
 function safeJson(text: string): { resourceType?: string } | undefined {
@@ -155,18 +233,3 @@ function safeJson(text: string): { resourceType?: string } | undefined {
     return undefined;
   }
 }
-
-/** Retry-After as seconds or an HTTP date, capped at 60 s so one header cannot stall a job. */
-function parseRetryAfter(value: string | null): number | undefined {
-  if (!value) return undefined;
-  const secs = Number(value);
-  const ms = Number.isFinite(secs) ? secs * 1000 : Date.parse(value) - Date.now();
-  return Number.isFinite(ms) ? Math.min(Math.max(ms, 0), 60_000) : undefined;
-}
-
-function isConnectionError(err: unknown): boolean {
-  const e = err as { name?: string; cause?: { code?: string } };
-  return e?.name === 'TimeoutError' || e?.name === 'TypeError' || !!e?.cause?.code;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -6,7 +6,9 @@ function equalConstantTime(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   // Compare equal-length buffers even when lengths differ, so timing does not reveal the length.
-  return x.length === y.length ? timingSafeEqual(x, y) : (timingSafeEqual(x, x), false);
+  if (x.length === y.length) return timingSafeEqual(x, y);
+  timingSafeEqual(x, x);
+  return false;
 }
 
 /**

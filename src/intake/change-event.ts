@@ -19,15 +19,17 @@ export const ChangeEventSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9\-.]{1,64}$/)
     .optional(),
-  versionId: z.string().max(64).optional(),
+  versionId: z.string().min(1).max(64).optional(),
+  /** `meta.lastUpdated` of the version named, when known: orders versions whose ids are not numbers. */
+  lastUpdated: z.string().max(40).optional(),
   /** Patient id when the notification already told us (full-resource payloads). */
   patientId: z
     .string()
     .regex(/^[A-Za-z0-9\-.]{1,64}$/)
     .optional(),
   subscription: z.string().max(256).optional(),
-  eventNumber: z.number().int().nonnegative().optional(),
-  occurredAt: z.string().optional(),
+  eventNumber: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
+  occurredAt: z.string().max(40).optional(),
   /** True when the resource was written by an AI (AIAST label): never triggers an assessment. */
   aiAsserted: z.boolean().optional(),
 });

@@ -1,5 +1,12 @@
 import type { ChangeEvent } from './change-event.js';
 
+/** One numbered topic event a notification reported (Backport `event-number`), with or without a focus. */
+export interface NumberedEvent {
+  eventNumber: number;
+  /** `notification-event.timestamp`, when the sender gave a valid instant. */
+  timestamp?: string;
+}
+
 /** What one notification told us, whatever its wire format. */
 export interface ParsedNotification {
   /** The wire variant (standards.md §0): for metrics and logs. */
@@ -7,8 +14,12 @@ export interface ParsedNotification {
   /** Backport notification type, or `event-notification` for classic formats. */
   type: 'handshake' | 'heartbeat' | 'event-notification' | 'query-status' | 'query-event';
   subscription?: string;
+  /** Subscription status the sender reported (topic-based notifications only). */
+  status?: string;
   /** `events-since-subscription-start` of a Backport status, when given. */
   eventsSinceStart?: number;
+  /** Every event number the notification carried (also for `empty` content, which names no focus). */
+  numbered?: NumberedEvent[];
   events: Omit<ChangeEvent, 'source'>[];
 }
 

@@ -1,7 +1,8 @@
-import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import type { BaseUrlGuard } from '../fhir/base-url-guard.js';
 import type { ChangeEvent } from './change-event.js';
 import { NotificationError, type ParsedNotification } from './notification.js';
+import { checkShape, ResourceShape } from './notification-shape.js';
 import { isAiAsserted, patientIdOf } from './resource-facts.js';
 
 type Event = ParsedNotification['events'][number];
@@ -15,6 +16,7 @@ export function eventFromResource(resource: Resource, interaction: ChangeEvent['
     resourceType: resource.resourceType,
     id: resource.id,
     versionId: resource.meta?.versionId,
+    lastUpdated: resource.meta?.lastUpdated,
     patientId: patientIdOf(resource),
     aiAsserted: isAiAsserted(resource) || undefined,
   };
@@ -88,44 +90,58 @@ export function parseMedplum(headers: Record<string, string | undefined>, body: 
 export function parseHapiTransaction(bundle: Bundle, guard: BaseUrlGuard): ParsedNotification {
   const events: Event[] = [];
   for (const entry of bundle.entry ?? []) {
+    const interaction = interactionOf(entry);
     if (entry.resource) {
-      events.push(eventFromResource(entry.resource, 'update', 'hapi-transaction'));
+      events.push(eventFromResource(entry.resource, interaction, 'hapi-transaction'));
     } else if (entry.request?.url) {
       const ref = referenceOf(entry.request.url, guard);
-      if (ref)
-        events.push({
-          via: 'hapi-transaction',
-          interaction: entry.request.method === 'DELETE' ? 'delete' : 'update',
-          ...ref,
-        });
+      if (ref) events.push({ via: 'hapi-transaction', interaction, ...ref });
     }
   }
   return { variant: 'hapi-transaction', type: 'event-notification', events };
 }
 
-/** `{resourceType, id}` of a relative `Type/id` or an absolute URL under the FHIR base; refuses other servers. */
-export function referenceOf(url: string, guard: BaseUrlGuard): { resourceType: string; id: string } | undefined {
-  const relative = /^[a-z]+:/i.test(url)
-    ? guard.relativeReference(url)
-    : url.split('?')[0].replace(/\/_history\/.*$/, '');
+/** What a Bundle entry says happened: its request method, else its response status (201 = created). */
+export function interactionOf(entry: BundleEntry): 'create' | 'update' | 'delete' {
+  if (entry.request?.method === 'DELETE') return 'delete';
+  if (entry.request?.method === 'POST' || entry.response?.status?.startsWith('201')) return 'create';
+  return 'update';
+}
+
+/**
+ * `{resourceType, id, versionId?}` of a relative `Type/id[/_history/v]` or an absolute URL under the FHIR
+ * base; refuses other servers (we never fetch there); undefined when the URL names no single resource.
+ */
+export function referenceOf(
+  url: string,
+  guard: BaseUrlGuard,
+): { resourceType: string; id: string; versionId?: string } | undefined {
+  if (/^urn:/i.test(url)) return undefined; // a Bundle-local id, not a server address
+  const relative = /^[a-z][a-z0-9+.-]*:/i.test(url) ? guard.relativeReference(url) : url.split(/[?#]/)[0];
   if (relative === undefined) {
+    if (guard.isUnder(url)) return undefined; // under the base, but not `Type/id` (e.g. a search URL)
     throw new NotificationError(
       422,
-      `notification references a resource outside the configured FHIR base URL`,
+      'notification references a resource outside the configured FHIR base URL',
       'security',
     );
   }
-  const m = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(relative);
-  return m ? { resourceType: m[1], id: m[2] } : undefined;
+  const m = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/([A-Za-z0-9\-.]{1,64}))?$/.exec(
+    relative.replace(/^\//, ''),
+  );
+  if (!m) return undefined;
+  const version = /\/_history\/([A-Za-z0-9\-.]{1,64})(?:[?#].*)?$/.exec(url)?.[1] ?? m[3];
+  return { resourceType: m[1], id: m[2], ...(version ? { versionId: version } : {}) };
 }
 
+/** The body as a FHIR resource (structure checked), or a 400 saying what is wrong with it. */
 export function expectResource(body: unknown): Resource {
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
     throw new NotificationError(400, 'expected a FHIR resource (JSON object) as the notification body');
   }
-  const r = body as Resource;
-  if (typeof r.resourceType !== 'string' || !/^[A-Z][A-Za-z]+$/.test(r.resourceType)) {
+  if (typeof (body as { resourceType?: unknown }).resourceType !== 'string') {
     throw new NotificationError(400, 'notification body has no valid resourceType');
   }
-  return r;
+  checkShape(ResourceShape, body, 'notification body');
+  return body as Resource;
 }

@@ -8,7 +8,8 @@ export const OWN_OUTPUT_TYPES = new Set(['RiskAssessment', 'ClinicalImpression',
 
 /** True when the resource carries the AI-asserted security label (our own write-backs, or another AI's). */
 export function isAiAsserted(resource: Resource): boolean {
-  return !!resource.meta?.security?.some((c) => c.system === AIAST_SYSTEM && c.code === AIAST_CODE);
+  const security = resource.meta?.security;
+  return Array.isArray(security) && security.some((c) => c?.system === AIAST_SYSTEM && c?.code === AIAST_CODE);
 }
 
 const PATIENT_REF = /^(?:.*\/)?Patient\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/.*)?$/;

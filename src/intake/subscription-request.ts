@@ -4,9 +4,17 @@ import type { Subscription } from '@medplum/fhirtypes';
 export const PATIENT_DATA_TOPIC = 'http://fhir-assess.dev/SubscriptionTopic/patient-data-changed';
 
 const BACKPORT = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition';
+/** Medplum's Subscription extension holding the HMAC secret of `X-Signature`. */
+const MEDPLUM_SECRET = 'https://www.medplum.com/fhir/StructureDefinition/subscription-secret';
 
 export type SubscriptionKind =
-  | { kind: 'classic'; criteria: string; payload: 'empty' | 'full-resource' }
+  | {
+      kind: 'classic';
+      criteria: string;
+      payload: 'empty' | 'full-resource';
+      /** Medplum signs each notification (X-Signature) with this secret. */
+      hmacSecret?: string;
+    }
   | { kind: 'backport'; filters?: string[]; content: 'empty' | 'id-only' | 'full-resource'; heartbeatSeconds?: number };
 
 /** The Subscription resource we ask an EHR to hold, pointing at our `/notify` endpoint. */
@@ -23,6 +31,7 @@ export function subscriptionResource(
       status: 'requested',
       reason,
       criteria: spec.criteria,
+      extension: spec.hmacSecret ? [{ url: MEDPLUM_SECRET, valueString: spec.hmacSecret }] : undefined,
       channel: {
         type: 'rest-hook',
         endpoint,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
@@ -9,7 +10,20 @@ export const AssessJobSchema = z.object({
   patientId: z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/),
   /** Why: `Type/id` of the triggering resource, `poll`, `api` or `backfill`. */
   trigger: z.string().max(140),
-  priority: z.enum(['api', 'live', 'backfill']),
+  priority: z.enum(['api', 'live', 'batch', 'backfill']),
+  /** Model ids to run (default: every configured model). */
+  models: z
+    .array(z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/))
+    .min(1)
+    .max(16)
+    .optional(),
+  /** Run even when the record is unchanged (the API wants the resources back; write-back stays idempotent). */
+  force: z.boolean().optional(),
+  /** The `$assess` request or backfill run this job belongs to (an opaque id). */
+  requestId: z
+    .string()
+    .regex(/^[A-Za-z0-9-]{6,48}$/)
+    .optional(),
 });
 export type AssessJob = z.infer<typeof AssessJobSchema>;
 
@@ -44,14 +58,25 @@ export function createAssessQueue(connection: Redis, prefix: string): AssessQueu
 }
 
 /**
- * Schedules one assessment per patient, coalesced: while one is waiting (delayed by the window) more
- * changes join it; while one runs, at most one more is kept to run after it on the newest state.
+ * Schedules one assessment per patient, coalesced: while one is waiting (live events: delayed by the
+ * window) more changes join it; while one runs, at most one more is kept to run after it on the newest
+ * state. Each priority class coalesces separately: a live event must never join a waiting backfill job
+ * (it would inherit the backfill's low priority).
  */
 export async function enqueueAssessment(queue: AssessQueue, data: AssessJob, coalesceWindowMs: number) {
   const job = AssessJobSchema.parse(data);
   return queue.add('assess', job, {
     priority: PRIORITY[job.priority as PriorityClass],
-    delay: job.priority === 'api' ? 0 : coalesceWindowMs,
-    deduplication: { id: `${job.source}-${job.patientId}`, keepLastIfActive: true },
+    delay: job.priority === 'live' ? coalesceWindowMs : 0,
+    deduplication: { id: deduplicationId(job), keepLastIfActive: true },
   });
+}
+
+/** `{source}-{patientId}` for live events; other classes (and model selections) get their own key. */
+export function deduplicationId(job: AssessJob): string {
+  const base = `${job.source}-${job.patientId}`;
+  const klass = job.priority === 'live' ? '' : `${job.priority}-`;
+  const models = job.models ? `-${createHash('sha256').update(job.models.join(',')).digest('hex').slice(0, 12)}` : '';
+  const force = job.force ? '-f' : '';
+  return `${klass}${base}${models}${force}`;
 }

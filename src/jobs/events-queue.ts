@@ -24,18 +24,36 @@ export function createEventsQueue(connection: Redis, prefix: string): EventsQueu
 }
 
 /**
- * Durably stores change events (resolves only once Redis has them). Events naming a version get a
- * deterministic jobId, so the same (source, type, id, versionId) delivered twice is stored once.
+ * Durably stores change events (resolves only once Redis has them), validating them first. Events
+ * naming a version get a deterministic jobId, so the same (source, type, id, versionId) delivered twice
+ * is stored once; so do Backport events without a version, by (subscription, event number).
  */
 export async function enqueueChangeEvents(queue: EventsQueue, events: ChangeEvent[]): Promise<Job<ChangeEvent>[]> {
-  const jobs = events.map((e) => {
-    const data = ChangeEventSchema.parse(e);
-    return { name: data.interaction, data, opts: data.versionId ? { jobId: eventJobId(data) } : undefined };
-  });
-  return jobs.length ? queue.addBulk(jobs) : [];
+  return addChangeEvents(
+    queue,
+    events.map((e) => ChangeEventSchema.parse(e)),
+  );
 }
 
-function eventJobId(e: ChangeEvent): string {
-  const digest = createHash('sha256').update(`${e.source}|${e.resourceType}|${e.id}|${e.versionId}`).digest('hex');
-  return `ev-${digest.slice(0, 40)}`;
+/** {@link enqueueChangeEvents} for events already validated (intake validates once, in the request). */
+export async function addChangeEvents(queue: EventsQueue, events: ChangeEvent[]): Promise<Job<ChangeEvent>[]> {
+  if (events.length === 1) {
+    // One event (the usual notification): a plain add is one script call, cheaper than a bulk pipeline.
+    const [e] = events;
+    return [await queue.add(e.interaction, e, jobOptions(e))];
+  }
+  return events.length
+    ? queue.addBulk(events.map((data) => ({ name: data.interaction, data, opts: jobOptions(data) })))
+    : [];
+}
+
+function jobOptions(e: ChangeEvent): { jobId: string } | undefined {
+  if (e.versionId) return { jobId: eventJobId(`${e.source}|${e.resourceType}|${e.id}|${e.versionId}`) };
+  if (e.subscription && e.eventNumber !== undefined && e.interaction !== 'ping')
+    return { jobId: eventJobId(`${e.source}|${e.subscription}|#${e.eventNumber}`) };
+  return undefined;
+}
+
+function eventJobId(key: string): string {
+  return `ev-${createHash('sha256').update(key).digest('hex').slice(0, 40)}`;
 }

@@ -5,9 +5,10 @@ import type { FhirClient } from '../fhir/fhir-client.js';
 import { FhirHttpError } from '../fhir/fhir-client.js';
 import type { SourceRegistry } from '../fhir/source-client.js';
 import type { ChangeEvent } from '../intake/change-event.js';
-import { pollChanges } from '../intake/poll-changes.js';
 import { isAiAsserted, OWN_OUTPUT_TYPES, patientIdOf } from '../intake/resource-facts.js';
+import { VersionGate } from '../intake/version-gate.js';
 import { type AssessQueue, enqueueAssessment } from './assess-queue.js';
+import { pollSinceWatermark } from './catch-up.js';
 
 export interface EventDeps {
   sources: SourceRegistry;
@@ -23,49 +24,65 @@ export interface EventDeps {
 
 export type EventOutcome =
   | { action: 'assess'; patientIds: string[] }
-  | { action: 'ignored'; reason: 'own-output' | 'no-patient' | 'gone' };
+  | { action: 'ignored'; reason: 'own-output' | 'no-patient' | 'gone' | 'duplicate' | 'stale' };
 
-/** Resolves one change event to the patient(s) it concerns and schedules their (coalesced) assessments. */
-export async function processChangeEvent(deps: EventDeps, event: ChangeEvent): Promise<EventOutcome> {
-  if (event.aiAsserted || (event.resourceType && OWN_OUTPUT_TYPES.has(event.resourceType))) {
-    return { action: 'ignored', reason: 'own-output' }; // never let our own write-backs trigger us
-  }
-  const client = deps.sources.client(event.source);
-  let patientIds: string[];
-  if (event.interaction === 'ping') {
-    const watermarkKey = `${deps.keyPrefix}:watermark:${event.source}`;
-    patientIds = (await pollChanges(client, deps.redis, watermarkKey, deps.watchedTypes, deps.pollOverlapMs))
-      .patientIds;
-  } else if (event.patientId) {
-    patientIds = [event.patientId];
-  } else {
-    const resolved = await resolvePatient(client, event);
-    if (resolved === 'gone' || resolved === 'own-output') return { action: 'ignored', reason: resolved };
-    if (!resolved) return { action: 'ignored', reason: 'no-patient' };
-    patientIds = [resolved];
-  }
-  const trigger = event.resourceType ? `${event.resourceType}/${event.id}` : 'poll';
-  for (const patientId of patientIds) {
-    await enqueueAssessment(
-      deps.assessQueue,
-      { source: event.source, patientId, trigger, priority: 'live' },
-      deps.coalesceWindowMs,
-    );
-  }
-  return { action: 'assess', patientIds };
+/** The version facts an event is judged by: from the notification, or from reading the resource. */
+interface Resolved {
+  patientId: string;
+  versionId?: string;
+  lastUpdated?: string;
 }
 
-/** Reads the focus resource (id-only notifications) to learn which patient it belongs to. */
-async function resolvePatient(
+/**
+ * Resolves one change event to the patient it concerns and schedules that patient's (coalesced)
+ * assessment. Our own outputs are ignored (no feedback loop); a version already processed, or older
+ * than one already processed, is dropped; an empty "something changed" ping catches up by query.
+ */
+export async function processChangeEvent(deps: EventDeps, event: ChangeEvent): Promise<EventOutcome> {
+  if (event.aiAsserted || (event.resourceType && OWN_OUTPUT_TYPES.has(event.resourceType))) {
+    return { action: 'ignored', reason: 'own-output' };
+  }
+  if (event.interaction === 'ping') {
+    return { action: 'assess', patientIds: await pollSinceWatermark(deps, event.source, event.via) };
+  }
+  let resolved: Resolved | 'gone' | 'own-output' | undefined;
+  if (event.patientId) {
+    resolved = { patientId: event.patientId, versionId: event.versionId, lastUpdated: event.lastUpdated };
+  } else {
+    resolved = await readFocus(deps.sources.client(event.source), event);
+  }
+  if (resolved === 'gone' || resolved === 'own-output') return { action: 'ignored', reason: resolved };
+  if (!resolved) return { action: 'ignored', reason: 'no-patient' };
+  const gate = new VersionGate(deps.redis, deps.keyPrefix);
+  const { versionId, lastUpdated } = resolved;
+  const resourceType = event.resourceType!;
+  const id = event.id!;
+  if (versionId) {
+    const verdict = await gate.check(event.source, resourceType, id, versionId, lastUpdated);
+    if (verdict !== 'newer') return { action: 'ignored', reason: verdict === 'same' ? 'duplicate' : 'stale' };
+  }
+  await enqueueAssessment(
+    deps.assessQueue,
+    { source: event.source, patientId: resolved.patientId, trigger: `${resourceType}/${id}`, priority: 'live' },
+    deps.coalesceWindowMs,
+  );
+  // Only after the assessment is scheduled: a retry of a job that failed above is not a "duplicate".
+  if (versionId) await gate.commit(event.source, resourceType, id, versionId, lastUpdated);
+  return { action: 'assess', patientIds: [resolved.patientId] };
+}
+
+/** Reads the focus resource (id-only notifications) to learn its patient and current version. */
+async function readFocus(
   client: FhirClient,
   event: ChangeEvent,
-): Promise<string | undefined | 'gone' | 'own-output'> {
+): Promise<Resolved | 'gone' | 'own-output' | undefined> {
   if (!event.resourceType || !event.id) return undefined;
-  if (event.resourceType === 'Patient') return event.id;
-  if (event.interaction === 'delete') return undefined;
+  if (event.interaction === 'delete') return undefined; // nothing left to read; a deleted patient is not assessed
   try {
     const r = await client.read<Resource>(event.resourceType as Resource['resourceType'], event.id);
-    return isAiAsserted(r) ? 'own-output' : patientIdOf(r);
+    if (isAiAsserted(r)) return 'own-output';
+    const patientId = patientIdOf(r);
+    return patientId ? { patientId, versionId: r.meta?.versionId, lastUpdated: r.meta?.lastUpdated } : undefined;
   } catch (err) {
     if (err instanceof FhirHttpError && (err.status === 404 || err.status === 410)) return 'gone';
     throw err;

@@ -4,10 +4,14 @@ import { type AssessDeps, assessPatient } from '../assessment/assess-patient.js'
 import { ForeignUrlError } from '../fhir/base-url-guard.js';
 import { FhirHttpError } from '../fhir/fhir-client.js';
 import { type ChangeEvent, ChangeEventSchema } from '../intake/change-event.js';
+import { jobLogger } from '../observability/log-fields.js';
+import { WriteBackValidationError } from '../writeback/validate.js';
+import { type AssessLimits, runWithSourceLimit } from './assess-gate.js';
 import { type AssessJob, type AssessJobResult, AssessJobSchema } from './assess-queue.js';
 import { type EventDeps, type EventOutcome, processChangeEvent } from './process-change-event.js';
 import { ASSESS_QUEUE, EVENTS_QUEUE } from './queue-names.js';
 import { workerConnection } from './redis-connection.js';
+import { DEFAULT_STALL_SETTINGS, type StallSettings } from './worker-settings.js';
 
 export interface WorkerOptions {
   redisUrl: string;
@@ -17,6 +21,10 @@ export interface WorkerOptions {
   events: EventDeps;
   assess: AssessDeps;
   logger: Logger;
+  /** Per-source EHR rate limit applied before each assessment (absent: unlimited). */
+  limits?: AssessLimits;
+  /** Crashed-worker recovery timing (default DEFAULT_STALL_SETTINGS). */
+  stall?: Partial<StallSettings>;
 }
 
 export interface RunningWorkers {
@@ -36,34 +44,42 @@ async function classify<T>(work: () => Promise<T>): Promise<T> {
     if (err instanceof FhirHttpError && !err.retryable)
       throw new UnrecoverableError(`EHR refused (HTTP ${err.status}): ${err.message}`);
     if (err instanceof ForeignUrlError) throw new UnrecoverableError(err.message);
+    // Invalid output fails the same way on every retry; nothing was written.
+    if (err instanceof WriteBackValidationError) throw new UnrecoverableError(err.message);
     throw err;
   }
 }
 
 /** Starts the events and assess workers. Any number of processes may run them against one Redis. */
 export function startWorkers(opts: WorkerOptions): RunningWorkers {
+  const stall = { ...DEFAULT_STALL_SETTINGS, ...opts.stall };
   const events = new Worker<ChangeEvent, EventOutcome>(
     EVENTS_QUEUE,
     (job: Job<ChangeEvent>) =>
-      classify(() => processChangeEvent(opts.events, parseOrFail(ChangeEventSchema, job.data))),
-    { connection: workerConnection(opts.redisUrl), prefix: opts.prefix, concurrency: opts.eventsConcurrency },
+      classify(() =>
+        processChangeEvent(
+          { ...opts.events, logger: jobLogger(opts.events.logger, EVENTS_QUEUE, job) },
+          parseOrFail(ChangeEventSchema, job.data),
+        ),
+      ),
+    { connection: workerConnection(opts.redisUrl), prefix: opts.prefix, concurrency: opts.eventsConcurrency, ...stall },
   );
   const assess = new Worker<AssessJob, AssessJobResult>(
     ASSESS_QUEUE,
-    (job: Job<AssessJob>) => {
+    (job: Job<AssessJob>, token?: string) => {
       const data = parseOrFail(AssessJobSchema, job.data);
-      return classify(() =>
-        assessPatient(
-          {
-            ...opts.assess,
-            logger: opts.logger.child({ jobId: job.id, source: data.source, patientId: data.patientId }),
-          },
-          data.source,
-          data.patientId,
+      return runWithSourceLimit(job, token, data.source, opts.limits, () =>
+        classify(() =>
+          assessPatient(
+            { ...opts.assess, logger: jobLogger(opts.logger, ASSESS_QUEUE, job) },
+            data.source,
+            data.patientId,
+            { models: data.models, force: data.force },
+          ),
         ),
       );
     },
-    { connection: workerConnection(opts.redisUrl), prefix: opts.prefix, concurrency: opts.assessConcurrency },
+    { connection: workerConnection(opts.redisUrl), prefix: opts.prefix, concurrency: opts.assessConcurrency, ...stall },
   );
   for (const w of [events, assess]) {
     w.on('failed', (job, err) =>

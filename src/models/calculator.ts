@@ -4,7 +4,12 @@ import type { InputMissing, ModelContext, PatientRecord, Prediction } from './mo
 export interface CalculatorResult {
   /** Present only when every required input was available and in range. */
   prediction?: Prediction;
-  /** Inputs that were absent, stale or out of range (empty when a prediction was made). */
+  /** For calculators that make several predictions (outcomes × horizons); each has a unique `calculator` id. */
+  predictions?: Prediction[];
+  /**
+   * Inputs that were absent, stale or out of range. Usually empty when a prediction was made; a points score
+   * that counts an unassessable item as 0 (e.g. HAS-BLED labile INR) lists it here next to its prediction.
+   */
   missing: InputMissing[];
   /** Why the calculator does not apply to this patient (e.g. prior clinical ASCVD for a primary-prevention score). */
   exclusion?: string;

@@ -9,6 +9,10 @@ export interface PatientRecord {
   hash: string;
   /** True when a bound (resource count, lookback) cut the record short. */
   truncated: boolean;
+  /** Why the record was cut short, in one sentence (set when `truncated`). */
+  truncatedReason?: string;
+  /** True for a de-identified copy (src/record/deidentify.ts): no names, identifiers, real ids or real dates. */
+  deidentified?: boolean;
 }
 
 export interface ModelContext {
@@ -24,6 +28,8 @@ export interface InputUsed {
   /** `Type/id` of the resource the value came from, when there is one. */
   source?: string;
   effective?: string;
+  /** How a derived value was obtained, e.g. "CKD-EPI 2021 from serum creatinine 1.1 mg/dL". */
+  derivation?: string;
 }
 
 /** One input a prediction needed but could not use (absent, stale or out of range). */
@@ -36,16 +42,25 @@ export interface InputMissing {
 export type QualitativeRisk = 'negligible' | 'low' | 'moderate' | 'high' | 'certain';
 
 export interface Prediction {
-  /** Calculator id, e.g. `pce-2013`. */
+  /**
+   * Calculator id, e.g. `pce-2013`; unique within one ModelOutput. A calculator that makes several predictions
+   * suffixes its id per outcome and horizon (e.g. `prevent-base-10y-ascvd`), and names itself in `group`.
+   */
   calculator: string;
+  /** Id of the calculator that made this prediction when it made several (e.g. `prevent-base`). */
+  group?: string;
+  /** The published method and variant used, with citation (e.g. which stroke-rate table). */
+  method?: string;
   outcome: CodeableConcept;
   /** Probability on the 0–1 scale (see README: we document 0–1 and also state the percentage in `rationale`). */
   probability?: number;
   qualitativeRisk?: QualitativeRisk;
   /** Horizon in years from the as-of date. */
   horizonYears?: number;
-  /** A raw score for points-based calculators. */
+  /** A raw score for points-based calculators (or a derived value such as eGFR, with `scoreUnit`). */
   score?: number;
+  /** UCUM unit of `score` when it is a measurement-like value (e.g. `mL/min/{1.73_m2}`); absent for points. */
+  scoreUnit?: string;
   rationale: string;
   /** Human-readable category, e.g. "borderline (5–7.4 %)". */
   category?: string;
@@ -67,11 +82,27 @@ export interface ModelOutput {
   summary: string;
   /** References (`Type/id`) to every input resource any prediction used. */
   basis: Reference[];
+  /** Tokens (and cost) a hosted model spent on this output, for budgets and metrics. */
+  usage?: ModelUsage;
+}
+
+/** What one hosted-model call cost. */
+export interface ModelUsage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  /** Estimated from the configured per-token prices, when set. */
+  costUsd?: number;
 }
 
 export interface DataRequirement {
   resourceTypes: string[];
+  /** Observations, encounters, procedures... older than this many years are left out. */
   lookbackYears?: number;
+  /** Most resources the model can use; the record is truncated (newest kept) beyond it. */
+  maxResources?: number;
+  /** Observation categories it reads (e.g. `laboratory`, `vital-signs`); absent reads every category. */
+  observationCategories?: string[];
 }
 
 /** Anything that turns a PatientRecord into a ModelOutput. */

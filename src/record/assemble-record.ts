@@ -1,68 +1,152 @@
-import type { Bundle, Patient, Resource } from '@medplum/fhirtypes';
+import type { Bundle, Coding, Resource } from '@medplum/fhirtypes';
+import { type EhrCapabilities, UNKNOWN_CAPABILITIES } from '../fhir/capabilities.js';
+import { FhirHttpError } from '../fhir/fhir-errors.js';
 import type { FhirClient } from '../fhir/fhir-client.js';
 import type { DataRequirement, PatientRecord } from '../models/model.js';
-import { isOwnOutput, recordHash } from './record-hash.js';
+import { boundsFor, DEFAULT_MAX_RESOURCES, lookbackStart, type RecordBounds } from './record-bounds.js';
+import type { RecordCache } from './record-cache.js';
+import { RecordCollector } from './record-collector.js';
+import { recordHash } from './record-hash.js';
+import { STRATEGIES, type Strategy } from './strategies.js';
+import type { SearchPlan } from './type-searches.js';
 
-export interface AssembleOptions {
-  /** Resource types the enabled models need (the Patient is always included). */
-  requires: DataRequirement[];
-  /** Page size for `$everything`. */
-  pageSize?: number;
-  /** Upper bound on resources in one record; beyond it the record is marked truncated. */
-  maxResources?: number;
+export type { Strategy } from './strategies.js';
+
+/** Code system of the `meta.tag`s that describe how a record was assembled. */
+export const ASSEMBLY_SYSTEM = 'http://fhir-assess.dev/CodeSystem/assembly';
+
+export interface AssemblerSettings {
+  /** `auto` picks from the CapabilityStatement (falling back at run time); the others force one. */
+  strategy: 'auto' | Strategy;
+  /** `_count` per page. */
+  pageSize: number;
+  /** Upper bound on resources in one record (the models may lower it). */
+  maxResources: number;
+  /** Previous records for `_since` refreshes; absent: every read is a full read. */
+  cache?: RecordCache;
+  /** Subtracted from the previous read's start for `_since` (clock skew, writes in flight), ms. */
+  sinceOverlapMs?: number;
 }
 
-const DEFAULT_MAX_RESOURCES = 20_000;
+export interface AssembleRequest {
+  /** What the enabled models need. */
+  requires: DataRequirement[];
+  /** The assessment's as-of date: the lookback window ends here. Default now. */
+  asOf?: Date;
+}
+
+/** Default `_count`: 500 resources per page. */
+export const DEFAULT_PAGE_SIZE = 500;
+const DEFAULT_SINCE_OVERLAP_MS = 60_000;
+/** Answers meaning "this EHR does not do that" (or not that way): try the next strategy. */
+const NOT_SUPPORTED = new Set([400, 404, 405, 406, 415, 422, 501]);
 
 /**
- * Reads a patient's longitudinal record with `Patient/$everything`, following every `next` link,
- * limited to the resource types the models declare. De-duplicates by type/id (newest version wins)
- * and leaves out AI write-backs (ours or another model's).
+ * Reads patients' longitudinal records from one EHR, cheapest way first: `Patient/$everything`, else
+ * one `batch` of per-type searches, else concurrent searches. Remembers strategies the EHR rejected
+ * as unsupported (405/501) for the life of the process.
+ */
+export class RecordAssembler {
+  private readonly unsupported = new Set<Strategy>();
+
+  constructor(
+    readonly client: FhirClient,
+    readonly settings: AssemblerSettings,
+  ) {}
+
+  async assemble(patientId: string, req: AssembleRequest): Promise<PatientRecord> {
+    const bounds = boundsFor(req.requires, this.settings.maxResources);
+    const windowStart = lookbackStart(bounds, req.asOf ?? new Date());
+    const caps = await this.client.capabilities().catch(() => UNKNOWN_CAPABILITIES);
+    const cacheKey = `${patientId}|${bounds.types.join(',')}|${bounds.observationCategories ?? ''}`;
+    const cached = this.settings.cache?.get(cacheKey);
+    const readAt = new Date().toISOString();
+    const overlap = this.settings.sinceOverlapMs ?? DEFAULT_SINCE_OVERLAP_MS;
+    const since = cached ? new Date(Date.parse(cached.readAt) - overlap).toISOString() : undefined;
+    const plan: SearchPlan = { patientId, bounds, caps, pageSize: this.settings.pageSize, windowStart, since };
+    const { collector, strategy } = await this.read(plan, cached?.resources);
+    if (!collector.patient) throw new Error(`the EHR returned no Patient/${patientId} (strategy ${strategy})`);
+    const { resources, dropped } = collector.resources();
+    const reason = truncationReason(bounds, dropped, collector.incomplete);
+    if (this.settings.cache && !reason) this.settings.cache.set(cacheKey, { resources: new Map(collector.entries()), readAt });
+    else this.settings.cache?.delete(cacheKey);
+    return buildRecord(patientId, resources, { strategy, bounds, windowStart, incremental: !!since, reason });
+  }
+
+  /** Runs the strategies in order until one completes; only "not supported" answers move on. */
+  private async read(
+    plan: SearchPlan,
+    previous: ReadonlyMap<string, Resource> | undefined,
+  ): Promise<{ collector: RecordCollector; strategy: Strategy }> {
+    const order = this.order(plan.caps);
+    for (let i = 0; ; i++) {
+      const strategy = order[i];
+      const collector = new RecordCollector(plan.patientId, plan.bounds, plan.windowStart);
+      if (previous) collector.addAll(previous.values());
+      try {
+        await STRATEGIES[strategy]({ client: this.client, plan, collector });
+        return { collector, strategy };
+      } catch (err) {
+        if (i === order.length - 1 || !(err instanceof FhirHttpError) || !NOT_SUPPORTED.has(err.status)) throw err;
+        if (err.status === 405 || err.status === 501) this.unsupported.add(strategy);
+      }
+    }
+  }
+
+  private order(caps: EhrCapabilities): Strategy[] {
+    if (this.settings.strategy !== 'auto') return [this.settings.strategy];
+    const candidates: Strategy[] = caps.known
+      ? [...(caps.everything ? (['everything'] as const) : []), ...(caps.batch ? (['batch'] as const) : []), 'search']
+      : ['everything', 'batch', 'search'];
+    return candidates.filter((s) => s === 'search' || !this.unsupported.has(s));
+  }
+}
+
+/**
+ * One-off assembly without a cache (tests, the CLI); services use a long-lived RecordAssembler.
+ * @param opts - models' requirements, as-of date, and optional strategy/page size/bound overrides
  */
 export async function assembleRecord(
   client: FhirClient,
   patientId: string,
-  opts: AssembleOptions,
+  opts: AssembleRequest & Partial<Omit<AssemblerSettings, 'cache'>>,
 ): Promise<PatientRecord> {
-  const types = new Set(['Patient', ...opts.requires.flatMap((r) => r.resourceTypes)]);
-  const max = opts.maxResources ?? DEFAULT_MAX_RESOURCES;
-  const byKey = new Map<string, Resource>();
-  let truncated = false;
-  const query = { _type: [...types].join(','), _count: String(opts.pageSize ?? 500) };
-  for await (const page of client.pages(`Patient/${encodeURIComponent(patientId)}/$everything`, query)) {
-    for (const entry of page.entry ?? []) {
-      const r = entry.resource;
-      if (!r?.id || !types.has(r.resourceType) || isOwnOutput(r)) continue;
-      keepNewest(byKey, r);
-    }
-    if (byKey.size >= max) {
-      truncated = true;
-      break;
-    }
+  const assembler = new RecordAssembler(client, {
+    strategy: opts.strategy ?? 'auto',
+    pageSize: opts.pageSize ?? DEFAULT_PAGE_SIZE,
+    maxResources: opts.maxResources ?? DEFAULT_MAX_RESOURCES,
+  });
+  return assembler.assemble(patientId, opts);
+}
+
+function truncationReason(bounds: RecordBounds, dropped: number, incomplete: string | undefined): string | undefined {
+  if (incomplete) return `record truncated: ${incomplete}`;
+  if (dropped > 0) {
+    return `record truncated: more than ${bounds.maxResources} resources; the oldest observations beyond the bound were left out`;
   }
-  const patient = byKey.get(`Patient/${patientId}`) as Patient | undefined;
-  if (!patient) throw new Error(`Patient/${patientId}/$everything returned no Patient resource`);
-  byKey.delete(`Patient/${patientId}`);
-  const resources = [patient, ...[...byKey.values()].slice(0, max - 1)];
+  return undefined;
+}
+
+interface AssemblyFacts {
+  strategy: Strategy;
+  bounds: RecordBounds;
+  windowStart?: string;
+  incremental: boolean;
+  reason?: string;
+}
+
+function buildRecord(patientId: string, resources: Resource[], facts: AssemblyFacts): PatientRecord {
+  const tag = (code: string, display: string): Coding => ({ system: ASSEMBLY_SYSTEM, code, display });
+  const tags = [tag(facts.strategy, facts.bounds.types.join(','))];
+  if (facts.windowStart) tags.push(tag('lookback', `time-series entries dated on or after ${facts.windowStart}`));
+  if (facts.incremental) tags.push(tag('incremental', 'merged from a cached record and a _since refresh'));
+  if (facts.reason) tags.push(tag('truncated', facts.reason));
   const bundle: Bundle = {
     resourceType: 'Bundle',
     type: 'collection',
-    meta: {
-      tag: [
-        {
-          system: 'http://fhir-assess.dev/CodeSystem/assembly',
-          code: 'patient-everything',
-          display: [...types].join(','),
-        },
-      ],
-    },
+    meta: { tag: tags },
     entry: resources.map((resource) => ({ fullUrl: `${resource.resourceType}/${resource.id}`, resource })),
   };
-  return { patientId, bundle, hash: recordHash(resources), truncated };
-}
-
-function keepNewest(byKey: Map<string, Resource>, r: Resource): void {
-  const key = `${r.resourceType}/${r.id}`;
-  const existing = byKey.get(key);
-  if (!existing || (r.meta?.lastUpdated ?? '') >= (existing.meta?.lastUpdated ?? '')) byKey.set(key, r);
+  const truncated = facts.reason !== undefined;
+  return { patientId, bundle, hash: recordHash(resources), truncated, ...(truncated ? { truncatedReason: facts.reason } : {}) };
 }

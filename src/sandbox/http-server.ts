@@ -4,6 +4,7 @@ import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import Fastify, { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { BODY_LIMIT_BYTES, DEFAULT_SEARCH_COUNT, FHIR_BASE_PATH } from './constants.js';
 import type { SandboxContext } from './context.js';
+import { addBatchPagingLinks, prepareBatchSearches } from './batch-paging.js';
 import { addFullUrls, addPagingLinks, normalizePageParams, type PageWindow } from './paging.js';
 
 const FHIR_JSON = 'application/fhir+json';
@@ -54,6 +55,7 @@ export function createHttpServer(ctx: SandboxContext, router: FhirRouter) {
 
 async function handle(ctx: SandboxContext, router: FhirRouter, req: FastifyRequest, reply: FastifyReply) {
   const fwd = toForward(router, req);
+  const batchSearches = fwd.method === 'POST' && !fwd.search ? prepareBatchSearches(router, fwd.body) : undefined;
   const [outcome, resource] = await router.handleRequest(
     { method: fwd.method, url: fwd.url, pathname: '', body: fwd.body, params: {}, query: {}, headers: req.headers },
     ctx.repo,
@@ -69,6 +71,7 @@ async function handle(ctx: SandboxContext, router: FhirRouter, req: FastifyReque
       fwd.search.window,
     );
   }
+  if (batchSearches && body.resourceType === 'Bundle') body = addBatchPagingLinks(body, batchSearches, ctx.baseUrl);
   setResourceHeaders(reply, ctx.baseUrl, status, body);
   return reply.code(status).type(FHIR_JSON).send(body);
 }

@@ -4,6 +4,7 @@ import { type Logger, pino } from 'pino';
 import { loadFhirDefinitions } from '../fhir/definitions.js';
 import { DEFAULT_NOTIFY_RETRY, FHIR_BASE_PATH } from './constants.js';
 import type { SandboxContext } from './context.js';
+import { applyEhrQuirks, type EhrQuirks } from './ehr-quirks.js';
 import { addSandboxRoutes } from './fhir-routes.js';
 import { createHttpServer } from './http-server.js';
 import { IndexedRepository } from './indexed-repository.js';
@@ -28,6 +29,8 @@ export interface SandboxOptions {
   logger?: Logger | false;
   /** Notification retry policy; default 5 attempts, 200 ms base delay (doubling). */
   notifyRetry?: { attempts: number; baseDelayMs: number };
+  /** Imitate real EHR behaviours (no transactions, non-atomic conditional create); see ehr-quirks.ts. */
+  quirks?: EhrQuirks;
 }
 
 /** A running sandbox EHR. */
@@ -64,6 +67,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const notifier = new SubscriptionNotifier(ctx, opts.notifyRetry ?? DEFAULT_NOTIFY_RETRY);
   addSandboxRoutes(router, ctx, notifier);
   const app = createHttpServer(ctx, router);
+  applyEhrQuirks(app, ctx.repo, opts.quirks ?? {});
   const host = opts.host ?? '127.0.0.1';
   await app.listen({ port: opts.port ?? 0, host });
   const port = (app.server.address() as AddressInfo).port;

@@ -4,6 +4,7 @@ import { AIAST_CODE, AIAST_SYSTEM } from '../intake/resource-facts.js';
 /** HL7 AI Transparency on FHIR: resource-level label "Artificial Intelligence asserted" (standards.md §2f). */
 export const AIAST: Coding = { system: AIAST_SYSTEM, code: AIAST_CODE, display: 'Artificial Intelligence asserted' };
 
+/** AI Transparency AIDevice type, also the Provenance author agent's role. */
 export const AI_DEVICE_TYPE: CodeableConcept = {
   coding: [
     {
@@ -40,3 +41,5 @@ export const RISK_PROBABILITY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/ri
 export const ASSESSMENT_ID_SYSTEM = 'urn:fhir-assess:assessment';
 export const DEVICE_ID_SYSTEM = 'urn:fhir-assess:model';
 export const CALCULATOR_SYSTEM = 'http://fhir-assess.dev/CodeSystem/calculator';
+/** ClinicalImpression.code system naming the model (id); chains a patient's runs through `previous`. */
+export const MODEL_CODE_SYSTEM = 'http://fhir-assess.dev/CodeSystem/model';

@@ -1,17 +1,24 @@
-import { randomUUID } from 'node:crypto';
-import type { Bundle, BundleEntry, Reference, Resource, RiskAssessment } from '@medplum/fhirtypes';
+import type { Bundle, Device } from '@medplum/fhirtypes';
+import type { Redis } from 'ioredis';
 import type { FhirClient } from '../fhir/fhir-client.js';
 import type { ModelOutput } from '../models/model.js';
-import { ASSESSMENT_ID_SYSTEM } from './ai-transparency.js';
+import { ensureDevice } from './devices.js';
+import type { WriteMode } from './map-resources.js';
+import { type AssessmentToWrite, type PlannedEntry, planWriteBack, toTransaction } from './plan.js';
+import { findPreviousImpression } from './previous-impression.js';
+import { WriteBackKeys } from './redis-keys.js';
+import { type LockOptions, withLock } from './redis-lock.js';
 import {
-  clinicalImpression,
-  type MappingContext,
-  modelDevice,
-  provenance,
-  riskAssessment,
-  serviceDevice,
-  type WriteMode,
-} from './map-resources.js';
+  isTransactionRefused,
+  markTransactionsRefused,
+  sendSequential,
+  sendTransaction,
+  supportsTransactions,
+  type WrittenEntry,
+  withResolvedRefs,
+} from './send.js';
+import { ShadowStore } from './shadow-store.js';
+import { validatePlan } from './validate.js';
 
 export interface WriteBackInput {
   patientId: string;
@@ -24,79 +31,105 @@ export interface WriteBackInput {
   now?: Date;
 }
 
+/** Default shadow-store retention when none is configured: 90 days. */
+export const DEFAULT_SHADOW_RETENTION_DAYS = 90;
+
+export interface WriteBackDeps {
+  redis: Redis;
+  /** Redis key prefix (QUEUE_PREFIX). */
+  keyPrefix: string;
+  /** Configured name of the EHR (keys of the shadow store). */
+  source: string;
+  shadowRetentionDays?: number;
+  lock?: LockOptions;
+  /** Called after each step of the no-transaction fallback (tests simulate a crash with it). */
+  onSequentialStep?: (step: number) => void;
+}
+
 export interface WriteBackResult {
   mode: WriteMode | 'shadow';
-  /** The transaction we sent (or, in shadow mode, would have sent). */
+  /** How it was sent: one transaction, the ordered single creates, or kept in the shadow store. */
+  via: 'transaction' | 'sequential' | 'shadow';
+  /** The transaction we sent or would have sent (shadow: complete, with the Devices as conditional creates). */
   bundle: Bundle;
-  /** `Type/id` of each resource as the EHR reports it (created or already present); empty in shadow mode. */
+  /** `Type/id` of the Devices and every output as the EHR holds them; empty in shadow mode. */
   written: string[];
-  /** How many entries the EHR newly created (201) vs found already there (200). */
+  /** Outputs (RiskAssessment, ClinicalImpression, Provenance) the EHR newly created vs found already there. */
   created: number;
   existing: number;
+  /** Shadow mode: false when this assessment was already in the shadow store. */
+  stored?: boolean;
 }
 
 /**
- * Builds the write-back as one transaction of conditional creates, every entry keyed by an
- * identifier (or, for Provenance which has none in R4, a `_tag`) derived from the assessment key.
+ * Writes one assessment back to the EHR (or, in shadow mode, to the shadow store):
+ * 1. looks up the patient's previous ClinicalImpression for the model (a read);
+ * 2. plans and validates every resource, Devices included, against its profile: a failure throws
+ *    {@link WriteBackValidationError} before anything is written;
+ * 3. ensures the model and service Devices (cached id, or a conditional create under a Device lock);
+ * 4. under a Redis lock on the assessment key, sends one transaction of conditional creates, or the
+ *    ordered single conditional creates when the EHR refuses transactions.
+ * Conditional creates make a retry or a duplicate notification find the first copies; the lock makes
+ * two workers racing on an EHR whose conditional create is not atomic do the same.
  */
-export function buildWriteBackBundle(input: WriteBackInput): Bundle {
-  const now = input.now ?? new Date();
-  const urn = () => `urn:uuid:${randomUUID()}`;
-  const deviceUrl = urn();
-  const serviceUrl = urn();
-  const ctx: MappingContext = {
-    patientId: input.patientId,
-    key: input.key,
-    mode: input.mode === 'final' ? 'final' : 'preliminary',
-    asOf: input.asOf,
-    now,
-    modelDevice: { reference: deviceUrl },
-    serviceDevice: { reference: serviceUrl },
+export async function writeBack(client: FhirClient, input: WriteBackInput, deps: WriteBackDeps): Promise<WriteBackResult> {
+  const a: AssessmentToWrite = {
+    ...input,
+    mode: input.mode === 'final' ? 'final' : 'preliminary', // shadow keeps what preliminary would write
+    now: input.now ?? new Date(),
   };
-  const entries: BundleEntry[] = [];
-  const add = (resource: Resource, fullUrl: string, ifNoneExist: string) =>
-    entries.push({ fullUrl, resource, request: { method: 'POST', url: resource.resourceType, ifNoneExist } });
-  const byIdentifier = (r: { identifier?: { system?: string; value?: string }[] }) =>
-    `identifier=${encodeURIComponent(`${r.identifier![0].system}|${r.identifier![0].value}`)}`;
-
-  const model = modelDevice(input.output, input.modelTitle);
-  const service = serviceDevice(input.serviceVersion);
-  add(model, deviceUrl, byIdentifier(model));
-  add(service, serviceUrl, byIdentifier(service));
-  const riskRefs: Reference<RiskAssessment>[] = [];
-  for (const p of input.output.predictions) {
-    const ra = riskAssessment(p, input.output, ctx);
-    const fullUrl = urn();
-    riskRefs.push({ reference: fullUrl });
-    add(ra, fullUrl, byIdentifier(ra));
+  const previous = await findPreviousImpression(client, a.patientId, a.output.modelId, `${a.key}-impression`);
+  const planned = planWriteBack(a, { previous });
+  validatePlan(planned, a.mode);
+  if (input.mode === 'shadow') return keepInShadow(a, planned, deps);
+  const keys = new WriteBackKeys(deps.keyPrefix, client.baseUrl);
+  const deviceRefs = new Map<string, string>();
+  for (const d of planned.filter((e) => e.resource.resourceType === 'Device')) {
+    const ref = await ensureDevice(client, deps.redis, keys, d.resource as Device, deps.lock);
+    deviceRefs.set(d.fullUrl, ref.reference ?? '');
   }
-  const ci = clinicalImpression(input.output, riskRefs, ctx);
-  const ciUrl = urn();
-  add(ci, ciUrl, byIdentifier(ci));
-  const prov = provenance([...riskRefs, { reference: ciUrl }], input.output, ctx);
-  add(prov, urn(), `_tag=${encodeURIComponent(`${ASSESSMENT_ID_SYSTEM}|${input.key}`)}`);
-  return { resourceType: 'Bundle', type: 'transaction', entry: entries };
+  const entries = planned
+    .filter((e) => !deviceRefs.has(e.fullUrl))
+    .map((e) => ({ ...e, resource: withResolvedRefs(e.resource, deviceRefs) }));
+  const sent = await withLock(deps.redis, keys.assessmentLock(a.key), () => send(client, entries, deps), deps.lock);
+  return {
+    mode: input.mode,
+    via: sent.via,
+    bundle: toTransaction(entries),
+    written: [...deviceRefs.values(), ...sent.written.map((w) => w.reference)],
+    created: sent.written.filter((w) => w.created === true).length,
+    existing: sent.written.filter((w) => w.created === false).length,
+  };
 }
 
-/** Sends the write-back (nothing in shadow mode) and reports what the EHR created. */
-export async function writeBack(client: FhirClient, input: WriteBackInput): Promise<WriteBackResult> {
-  const bundle = buildWriteBackBundle(input);
-  if (input.mode === 'shadow') return { mode: 'shadow', bundle, written: [], created: 0, existing: 0 };
-  const response = await client.transaction(bundle);
-  const written: string[] = [];
-  let created = 0;
-  let existing = 0;
-  for (const [i, e] of (response.entry ?? []).entries()) {
-    const status = e.response?.status ?? '';
-    if (!/^20[01]/.test(status)) {
-      throw new Error(
-        `write-back entry ${i} (${bundle.entry?.[i]?.resource?.resourceType}) failed with status ${status}`,
-      );
+/** Transaction when the EHR takes them; the ordered single creates when it does not or refuses one. */
+async function send(
+  client: FhirClient,
+  entries: PlannedEntry[],
+  deps: WriteBackDeps,
+): Promise<{ via: 'transaction' | 'sequential'; written: WrittenEntry[] }> {
+  if (await supportsTransactions(client)) {
+    try {
+      return { via: 'transaction', written: await sendTransaction(client, entries) };
+    } catch (err) {
+      if (!isTransactionRefused(err)) throw err;
+      markTransactionsRefused(client);
     }
-    if (status.startsWith('201')) created++;
-    else existing++;
-    const loc = e.response?.location ?? (e.resource ? `${e.resource.resourceType}/${e.resource.id}` : undefined);
-    if (loc) written.push(loc.replace(/\/_history\/.*$/, '').replace(/^.*?([A-Z][A-Za-z]+\/[^/]+)$/, '$1'));
   }
-  return { mode: input.mode, bundle, written, created, existing };
+  return { via: 'sequential', written: await sendSequential(client, entries, deps.onSequentialStep) };
+}
+
+async function keepInShadow(a: AssessmentToWrite, planned: PlannedEntry[], deps: WriteBackDeps): Promise<WriteBackResult> {
+  const bundle = toTransaction(planned);
+  const store = new ShadowStore(deps.redis, deps.keyPrefix, deps.shadowRetentionDays ?? DEFAULT_SHADOW_RETENTION_DAYS);
+  const stored = await store.save({
+    key: a.key,
+    source: deps.source,
+    patientId: a.patientId,
+    modelId: a.output.modelId,
+    modelVersion: a.output.modelVersion,
+    createdAt: a.now.toISOString(),
+    bundle,
+  });
+  return { mode: 'shadow', via: 'shadow', bundle, written: [], created: 0, existing: 0, stored };
 }

@@ -12,9 +12,11 @@ import {
   PRIOR_ASCVD,
   SYSTOLIC_BP,
   TOTAL_CHOLESTEROL,
+  withMaxAge,
 } from '../fhir-inputs/index.js';
 import { formatPercent } from '../format.js';
 import type { InputMissing, InputUsed, ModelContext, PatientRecord, Prediction, QualitativeRisk } from '../model.js';
+import { type CalculatorParams, DEFAULT_PARAMS, type Recency } from './params.js';
 
 /**
  * 2013 ACC/AHA Pooled Cohort Equations (Goff DC Jr et al., Circulation 2014;129(25 Suppl 2):S49–S73,
@@ -229,8 +231,9 @@ function riskFactorInputs(
   acc: Gathered,
   record: PatientRecord,
   asOf: Date,
+  recency: Recency,
 ): Pick<PceInputs, 'currentSmoker' | 'diabetes' | 'treatedBp'> | undefined {
-  const smoking = getSmokingStatus(record.bundle, asOf);
+  const smoking = getSmokingStatus(record.bundle, asOf, recency.smokingYears);
   let currentSmoker: boolean | undefined;
   if (!smoking.ok) {
     acc.missing.push({ name: 'Smoking status', reason: smoking.reason, detail: smoking.detail });
@@ -247,7 +250,7 @@ function riskFactorInputs(
     source: diabetes[0]?.source,
     effective: diabetes[0]?.onset,
   });
-  const meds = activeMedications(record.bundle, 'antihypertensive', asOf);
+  const meds = activeMedications(record.bundle, 'antihypertensive', asOf, recency.medicationDays);
   use(acc, {
     name: 'Treated for hypertension',
     value: meds.length > 0,
@@ -266,7 +269,7 @@ function groupLabel(inputs: PceInputs): string {
 }
 
 /** Extracts the inputs, applies the exclusion and range rules, and runs the equation. */
-function computePce(record: PatientRecord, { asOf }: ModelContext): CalculatorResult {
+function computePce(record: PatientRecord, { asOf }: ModelContext, { recency }: CalculatorParams): CalculatorResult {
   const prior = everConditions(record.bundle, PRIOR_ASCVD, asOf);
   if (prior.length > 0) {
     const found = prior.map((p) => `${p.label} (${p.source}${p.onset ? `, ${p.onset}` : ''})`).join('; ');
@@ -278,14 +281,16 @@ function computePce(record: PatientRecord, { asOf }: ModelContext): CalculatorRe
   }
   const acc: Gathered = { used: [], missing: [], basis: new Set() };
   const demo = demographicInputs(acc, record, asOf);
+  const latest = (spec: typeof TOTAL_CHOLESTEROL, years: number) =>
+    latestObservationValue(record.bundle, withMaxAge(spec, { years }), asOf);
   const totalCholesterol = measured(
     acc,
-    latestObservationValue(record.bundle, TOTAL_CHOLESTEROL, asOf),
+    latest(TOTAL_CHOLESTEROL, recency.lipidsYears),
     PCE_RANGES.totalCholesterol,
   );
-  const hdl = measured(acc, latestObservationValue(record.bundle, HDL_CHOLESTEROL, asOf), PCE_RANGES.hdl);
-  const systolicBp = measured(acc, latestObservationValue(record.bundle, SYSTOLIC_BP, asOf), PCE_RANGES.systolicBp);
-  const factors = riskFactorInputs(acc, record, asOf);
+  const hdl = measured(acc, latest(HDL_CHOLESTEROL, recency.lipidsYears), PCE_RANGES.hdl);
+  const systolicBp = measured(acc, latest(SYSTOLIC_BP, recency.vitalsYears), PCE_RANGES.systolicBp);
+  const factors = riskFactorInputs(acc, record, asOf, recency);
   if (!demo || !factors || totalCholesterol === undefined || hdl === undefined || systolicBp === undefined) {
     return { missing: acc.missing, basis: [] };
   }
@@ -299,6 +304,7 @@ function computePce(record: PatientRecord, { asOf }: ModelContext): CalculatorRe
     qualitativeRisk: cat.qualitativeRisk,
     horizonYears: 10,
     category: cat.category,
+    method: '2013 ACC/AHA Pooled Cohort Equations (Goff DC Jr et al., Circulation 2014;129(25 Suppl 2):S49–S73, Table A)',
     rationale:
       `10-year risk of a first hard ASCVD event ${formatPercent(risk, 1)} (${risk.toFixed(4)}), ${cat.category} ` +
       `in the 2018/2019 ACC/AHA bands; ${groupLabel(inputs)} equation, IndSum ${indSum.toFixed(3)}` +
@@ -308,9 +314,14 @@ function computePce(record: PatientRecord, { asOf }: ModelContext): CalculatorRe
   return { prediction, missing: [], basis: [...acc.basis] };
 }
 
-/** The 2013 ACC/AHA Pooled Cohort Equations as a calculator over a FHIR record. */
-export const pceCalculator: Calculator = {
-  id: PCE_CALCULATOR_ID,
-  title: '2013 ACC/AHA Pooled Cohort Equations',
-  compute: computePce,
-};
+/** The 2013 ACC/AHA Pooled Cohort Equations as a calculator over a FHIR record, with the given recency windows. */
+export function createPceCalculator(params: CalculatorParams = DEFAULT_PARAMS): Calculator {
+  return {
+    id: PCE_CALCULATOR_ID,
+    title: '2013 ACC/AHA Pooled Cohort Equations',
+    compute: (record, ctx) => computePce(record, ctx, params),
+  };
+}
+
+/** The PCE calculator with default parameters. */
+export const pceCalculator: Calculator = createPceCalculator();

@@ -10,3 +10,7 @@ export * from './medications.js';
 export * from './observations.js';
 export * from './smoking.js';
 export * from './units.js';
+export * from './observation-specs.js';
+export * from './clinical-sets.js';
+export * from './procedures.js';
+export * from './charlson-sets.js';

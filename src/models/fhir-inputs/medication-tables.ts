@@ -12,7 +12,10 @@ export type DrugClass =
   | 'diuretic'
   | 'beta-blocker'
   | 'other-antihypertensive'
-  | 'statin';
+  | 'statin'
+  | 'antiplatelet'
+  | 'nsaid'
+  | 'vitamin-k-antagonist';
 
 export interface Ingredient {
   /** Lower-case ingredient name as it appears in RxNorm clinical-drug names. */
@@ -73,10 +76,38 @@ export const STATIN_INGREDIENTS: readonly Ingredient[] = [
   { name: 'fluvastatin', drugClass: 'statin' },
 ];
 
+/**
+ * Antiplatelets (ATC B01AC) and NSAIDs (ATC M01A), the HAS-BLED "drugs" item. RxCUIs of aspirin, clopidogrel,
+ * ibuprofen and naproxen are from docs/risk-models.md §4 (HAS-BLED table); the rest match by name.
+ */
+export const BLEEDING_RISK_DRUG_INGREDIENTS: readonly Ingredient[] = [
+  { name: 'aspirin', rxcui: '1191', drugClass: 'antiplatelet', aliases: ['acetylsalicylic acid'] },
+  { name: 'clopidogrel', rxcui: '32968', drugClass: 'antiplatelet' },
+  { name: 'prasugrel', drugClass: 'antiplatelet' },
+  { name: 'ticagrelor', drugClass: 'antiplatelet' },
+  { name: 'dipyridamole', drugClass: 'antiplatelet' },
+  { name: 'ibuprofen', rxcui: '5640', drugClass: 'nsaid' },
+  { name: 'naproxen', rxcui: '7258', drugClass: 'nsaid' },
+  { name: 'diclofenac', drugClass: 'nsaid' },
+  { name: 'celecoxib', drugClass: 'nsaid' },
+  { name: 'meloxicam', drugClass: 'nsaid' },
+  { name: 'indomethacin', drugClass: 'nsaid' },
+  { name: 'ketorolac', drugClass: 'nsaid' },
+];
+
+/** Vitamin K antagonists (ATC B01AA), for the HAS-BLED "labile INR" item. Warfarin IN RxCUI 11289. */
+export const VITAMIN_K_ANTAGONIST_INGREDIENTS: readonly Ingredient[] = [
+  { name: 'warfarin', rxcui: '11289', drugClass: 'vitamin-k-antagonist', aliases: ['coumadin'] },
+  { name: 'acenocoumarol', drugClass: 'vitamin-k-antagonist' },
+  { name: 'phenprocoumon', drugClass: 'vitamin-k-antagonist' },
+];
+
 /** Medication groups the calculators ask about. */
 export const MEDICATION_GROUPS = {
   antihypertensive: ANTIHYPERTENSIVE_INGREDIENTS,
   statin: STATIN_INGREDIENTS,
+  bleedingRiskDrug: BLEEDING_RISK_DRUG_INGREDIENTS,
+  vitaminKAntagonist: VITAMIN_K_ANTAGONIST_INGREDIENTS,
 } as const;
 
 export type MedicationGroup = keyof typeof MEDICATION_GROUPS;

@@ -4,6 +4,9 @@ import { SYSTEM } from './codes.js';
 import { isoDay, parseFhirDate, yearsBefore } from './dates.js';
 import { CHOLESTEROL_UNITS, CREATININE_UNITS, normaliseQuantity, PRESSURE_UNITS, type UnitRule } from './units.js';
 
+/** Milliseconds per hour, for recency windows given in hours. */
+const MS_PER_HOUR = 3_600_000;
+
 /** What to look for: LOINC codes (top level, or as components of the given panels), unit rule and recency. */
 export interface ObservationSpec {
   /** Input name used in `inputsUsed` / `missing`, e.g. "Total cholesterol". */
@@ -15,12 +18,30 @@ export interface ObservationSpec {
   units: UnitRule;
   /** Values older than this many years before as-of are reported as `stale`. */
   maxAgeYears?: number;
+  /** Like `maxAgeYears`, in hours, for acute vital signs (NEWS2, qSOFA); wins when both are set. */
+  maxAgeHours?: number;
+}
+
+/** A copy of `spec` with another recency window (e.g. from model parameters). */
+export function withMaxAge(spec: ObservationSpec, window: { years?: number; hours?: number }): ObservationSpec {
+  return { ...spec, maxAgeYears: window.years, maxAgeHours: window.hours };
+}
+
+/** Start of the recency window of `spec` at `asOf`, or undefined when it has none. */
+export function windowStart(spec: Pick<ObservationSpec, 'maxAgeYears' | 'maxAgeHours'>, asOf: Date): Date | undefined {
+  if (spec.maxAgeHours !== undefined) return new Date(asOf.getTime() - spec.maxAgeHours * MS_PER_HOUR);
+  return spec.maxAgeYears !== undefined ? yearsBefore(asOf, spec.maxAgeYears) : undefined;
+}
+
+/** "2 y" or "24 h": the window of `spec` for messages. */
+export function windowText(spec: Pick<ObservationSpec, 'maxAgeYears' | 'maxAgeHours'>): string {
+  return spec.maxAgeHours !== undefined ? `${spec.maxAgeHours} h` : `${spec.maxAgeYears} y`;
 }
 
 /** The chosen value, or why there is none. */
 export type ObservationValue =
   | { ok: true; name: string; value: number; unit: string; source: string; effective: string }
-  | { ok: false; name: string; reason: 'missing' | 'stale'; detail: string };
+  | { ok: false; name: string; reason: 'missing' | 'stale' | 'out-of-range'; detail: string };
 
 /** Statuses whose values may be used; an absent status is tolerated (some feeds omit it). */
 const USABLE_STATUS = new Set(['final', 'amended', 'corrected']);
@@ -71,13 +92,14 @@ export function latestObservationValue(bundle: Bundle, spec: ObservationSpec, as
       continue;
     }
     const when = observationTime(obs)!;
-    const effective = isoDay(when);
-    if (spec.maxAgeYears !== undefined && when.getTime() < yearsBefore(asOf, spec.maxAgeYears).getTime()) {
+    const effective = spec.maxAgeHours !== undefined ? when.toISOString() : isoDay(when);
+    const start = windowStart(spec, asOf);
+    if (start && when.getTime() < start.getTime()) {
       return {
         ok: false,
         name: spec.name,
         reason: 'stale',
-        detail: `latest value ${effective} (${refOf(obs)}) is older than ${spec.maxAgeYears} y before as-of`,
+        detail: `latest value ${effective} (${refOf(obs)}) is older than ${windowText(spec)} before as-of`,
       };
     }
     return { ok: true, name: spec.name, value: q.value, unit: q.unit, source: refOf(obs), effective };
@@ -126,3 +148,24 @@ export const SERUM_CREATININE: ObservationSpec = {
   /** Years: kidney function drifts, so like BP only recent values count (not yet used by a calculator). */
   maxAgeYears: 2,
 };
+
+/** One usable value of a series. */
+export interface SeriesValue {
+  value: number;
+  unit: string;
+  source: string;
+  effective: string;
+}
+
+/** Every usable value for `spec` inside its recency window at `asOf`, newest first (e.g. an INR series). */
+export function observationSeries(bundle: Bundle, spec: ObservationSpec, asOf: Date): SeriesValue[] {
+  const start = windowStart(spec, asOf);
+  const out: SeriesValue[] = [];
+  for (const obs of observationsAsOf(bundle, [...spec.codes, ...(spec.panelCodes ?? [])], asOf)) {
+    const when = observationTime(obs)!;
+    if (start && when.getTime() < start.getTime()) break;
+    const q = normaliseQuantity(quantityIn(obs, spec), spec.units);
+    if (q.ok) out.push({ value: q.value, unit: q.unit, source: refOf(obs), effective: isoDay(when) });
+  }
+  return out;
+}

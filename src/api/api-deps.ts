@@ -1,0 +1,50 @@
+import type { Queue, QueueEvents } from 'bullmq';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { FhirClient } from '../fhir/fhir-client.js';
+import type { SourceRegistry } from '../fhir/source-client.js';
+import type { AssessQueue } from '../jobs/assess-queue.js';
+import type { AssessRequests } from '../jobs/assess-requests.js';
+import { ApiError } from './api-error.js';
+import type { ApiAuthenticator } from './auth.js';
+
+/** What the FHIR API, CDS Hooks, metrics and dashboard routes need (built by src/api/api-services.ts). */
+export interface ApiDeps {
+  sources: SourceRegistry;
+  assessQueue: AssessQueue;
+  /** Every queue, for the dashboard and the job-count metrics. */
+  queues: Queue[];
+  /** Completion events of the assess queue (synchronous `$assess` waits on them). */
+  assessEvents: QueueEvents;
+  requests: AssessRequests;
+  auth: ApiAuthenticator;
+  /** Verifies CDS Hooks JWTs signed by the EHR (CDS_JWKS_URL); absent: CDS clients use `auth`. */
+  cdsAuth?: ApiAuthenticator;
+  redis: Redis;
+  keyPrefix: string;
+  /** Model ids this deployment runs. */
+  modelIds: string[];
+  syncTimeoutMs: number;
+  /** Where clients reach us (status URLs, CDS audience); default: from the request's Host. */
+  publicUrl?: string;
+  dashboard: { user: string; password?: string };
+}
+
+/** The named source (default: the first configured one); an unknown name is a 400. */
+export function pickSource(deps: Pick<ApiDeps, 'sources'>, name?: string): { name: string; client: FhirClient } {
+  const all = deps.sources.all();
+  const hit = name ? all.find((s) => s.source.name === name) : all[0];
+  if (!hit) throw new ApiError(400, `unknown source '${name}'; configured: ${all.map((s) => s.source.name).join(', ')}`);
+  return { name: hit.source.name, client: hit.client };
+}
+
+/** Absolute base URL of this service as the client sees it. */
+export function publicBase(deps: Pick<ApiDeps, 'publicUrl'>, req: FastifyRequest): string {
+  if (deps.publicUrl) return deps.publicUrl.replace(/\/$/, '');
+  return `${req.protocol}://${req.host}`;
+}
+
+/** Sends a FHIR JSON body with a status. */
+export function sendFhir(reply: FastifyReply, status: number, body: unknown): FastifyReply {
+  return reply.code(status).type('application/fhir+json').send(body);
+}

@@ -1,0 +1,21 @@
+import type { FastifyInstance } from 'fastify';
+import type { ApiDeps } from './api-deps.js';
+import { assessRoutes } from './assess-routes.js';
+import { assessStatusRoutes } from './assess-status-routes.js';
+import { capabilityRoutes } from './capability-routes.js';
+import { cdsHooksRoutes } from './cds-hooks.js';
+import { metricsRoutes } from './metrics-routes.js';
+import { queueDashboard } from './queue-dashboard.js';
+
+/**
+ * Everything besides intake: the FHIR operations (`$assess`, its status URL, metadata), CDS Hooks,
+ * `/metrics` and the queue dashboard. Authentication per route: see docs/api.md.
+ */
+export async function apiRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  await capabilityRoutes(app, deps.publicUrl);
+  await assessRoutes(app, deps);
+  await assessStatusRoutes(app, deps);
+  await cdsHooksRoutes(app, deps);
+  await metricsRoutes(app, deps);
+  await queueDashboard(app, deps);
+}

@@ -1,0 +1,62 @@
+import { QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/config.js';
+import type { SourceRegistry } from '../fhir/source-client.js';
+import type { AssessQueue } from '../jobs/assess-queue.js';
+import { AssessRequests } from '../jobs/assess-requests.js';
+import type { EventsQueue } from '../jobs/events-queue.js';
+import { createIntakeQueue } from '../jobs/intake-queue.js';
+import { ASSESS_QUEUE } from '../jobs/queue-names.js';
+import { workerConnection } from '../jobs/redis-connection.js';
+import { registerQueueMetrics } from '../observability/queue-metrics.js';
+import type { ApiDeps } from './api-deps.js';
+import { ApiAuthenticator } from './auth.js';
+import { feedbackKeys } from './cds-feedback.js';
+
+/** The API's dependencies plus what must be closed on shutdown (after HTTP, before the queues). */
+export interface ApiServices {
+  deps: ApiDeps;
+  close(): Promise<void>;
+}
+
+/** Builds the API dependencies from the configuration and the already-open queues. */
+export async function createApiServices(
+  cfg: Config,
+  shared: { redis: Redis; sources: SourceRegistry; assessQueue: AssessQueue; eventsQueue: EventsQueue; modelIds: string[] },
+): Promise<ApiServices> {
+  // QueueEvents blocks on XREAD: it needs a connection of its own, retrying forever like a worker's.
+  const assessEvents = new QueueEvents(ASSESS_QUEUE, { connection: workerConnection(cfg.REDIS_URL), prefix: cfg.QUEUE_PREFIX });
+  assessEvents.on('error', () => {});
+  await assessEvents.waitUntilReady();
+  // The intake maintenance queue is owned by the intake scheduler; a handle of our own shows it too.
+  const intakeQueue = createIntakeQueue(shared.redis, cfg.QUEUE_PREFIX);
+  const queues = [shared.eventsQueue, shared.assessQueue, intakeQueue];
+  registerQueueMetrics(queues, shared.redis, feedbackKeys(cfg.QUEUE_PREFIX).counts);
+  const deps: ApiDeps = {
+    sources: shared.sources,
+    assessQueue: shared.assessQueue,
+    queues,
+    assessEvents,
+    requests: new AssessRequests(shared.redis, cfg.QUEUE_PREFIX),
+    auth: new ApiAuthenticator({
+      jwksUrl: cfg.API_JWKS_URL,
+      issuer: cfg.API_ISSUER,
+      audience: cfg.API_AUDIENCE,
+      apiKeys: cfg.API_KEYS,
+    }),
+    cdsAuth: cfg.CDS_JWKS_URL ? new ApiAuthenticator({ jwksUrl: cfg.CDS_JWKS_URL, issuer: cfg.CDS_ISSUER, apiKeys: cfg.API_KEYS }) : undefined,
+    redis: shared.redis,
+    keyPrefix: cfg.QUEUE_PREFIX,
+    modelIds: shared.modelIds,
+    syncTimeoutMs: cfg.ASSESS_SYNC_TIMEOUT_MS,
+    publicUrl: cfg.PUBLIC_URL,
+    dashboard: { user: cfg.ADMIN_USER, password: cfg.ADMIN_PASSWORD },
+  };
+  return {
+    deps,
+    close: async () => {
+      await assessEvents.close();
+      await intakeQueue.close();
+    },
+  };
+}

@@ -1,0 +1,30 @@
+import type { QueueEvents } from 'bullmq';
+import type { AssessJobResult, AssessQueue } from '../jobs/assess-queue.js';
+import { failureStatus } from '../jobs/job-outcomes.js';
+
+export type Finished =
+  | { state: 'completed'; result: AssessJobResult }
+  | { state: 'failed'; status: number; reason: string }
+  | { state: 'timeout' };
+
+/**
+ * Waits up to `ms` for an assessment job to finish (completion events via QueueEvents; BullMQ also
+ * checks the job's state once subscribed, so a job that finished first is not missed).
+ */
+export async function waitForJob(queue: AssessQueue, events: QueueEvents, jobId: string, ms: number): Promise<Finished> {
+  const job = await queue.getJob(jobId);
+  if (!job) return { state: 'timeout' };
+  if (ms > 0) {
+    try {
+      return { state: 'completed', result: (await job.waitUntilFinished(events, ms)) as AssessJobResult };
+    } catch {
+      // Timed out, or failed: the job's state tells which.
+    }
+  }
+  const fresh = await queue.getJob(jobId);
+  const state = await fresh?.getState();
+  if (fresh && state === 'failed')
+    return { state: 'failed', status: failureStatus(fresh), reason: fresh.failedReason ?? 'failed' };
+  if (fresh && state === 'completed') return { state: 'completed', result: fresh.returnvalue };
+  return { state: 'timeout' };
+}

@@ -1,0 +1,20 @@
+import type { BaseUrlGuard } from '../fhir/base-url-guard.js';
+import { NotificationError } from './notification.js';
+
+const ID = /^[A-Za-z0-9\-.]{1,64}$/;
+const SUBSCRIPTION_PATH = /^(?:.*\/)?Subscription\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]*)?(?:\/\$[a-z-]+)?$/;
+
+/**
+ * The Subscription's logical id from what a notification calls it: `Subscription/x`, an absolute URL
+ * under the FHIR base, or a bare id (Medplum's `X-Medplum-Subscription`). One subscription gets one
+ * event-number ledger whichever form the sender used. A URL on another server is refused (422).
+ */
+export function subscriptionIdOf(ref: string, guard: BaseUrlGuard): string {
+  if (ID.test(ref)) return ref;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(ref) && !guard.isUnder(ref)) {
+    throw new NotificationError(422, 'subscription reference is outside the configured FHIR base URL', 'security');
+  }
+  const m = SUBSCRIPTION_PATH.exec(ref.split(/[?#]/)[0]);
+  if (!m) throw new NotificationError(400, 'subscription reference is not a Subscription id or URL', 'structure');
+  return m[1];
+}

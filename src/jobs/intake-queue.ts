@@ -1,0 +1,85 @@
+import { createHash } from 'node:crypto';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import type { Gap } from '../intake/event-ledger.js';
+
+/** The intake maintenance queue: gap recovery, polling, reconciliation, the heartbeat watchdog. */
+export const INTAKE_QUEUE = 'intake';
+
+const source = z.string().min(1).max(32);
+const subscriptionId = z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/);
+const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
+/** Intake job data: ids, numbers and times only (BullMQ stores job data in clear text). */
+export const IntakeJobSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('recover-gap'),
+    source,
+    subscriptionId,
+    from: count,
+    until: count,
+    fromAt: count,
+    untilAt: count,
+    tracked: z.boolean(),
+  }),
+  /** `poll`: the source cannot push; `reconcile`: a safety net alongside push. */
+  z.object({ kind: z.enum(['poll', 'reconcile']), source }),
+  z.object({ kind: z.literal('watchdog'), source }),
+]);
+export type IntakeJob = z.infer<typeof IntakeJobSchema>;
+export type GapJob = Extract<IntakeJob, { kind: 'recover-gap' }>;
+
+export type IntakeQueue = Queue<IntakeJob>;
+
+export function createIntakeQueue(connection: Redis, prefix: string): IntakeQueue {
+  const queue = new Queue<IntakeJob>(INTAKE_QUEUE, {
+    connection,
+    prefix,
+    defaultJobOptions: {
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 2000 },
+      removeOnComplete: { age: 24 * 3600, count: 1000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    },
+  });
+  // Connection errors also reject the calls that hit them; the event itself is noise.
+  queue.on('error', () => {});
+  return queue;
+}
+
+/** Deterministic job id of a gap's recovery, so scheduling it twice (watchdog, retries) stores it once. */
+export function gapJobId(source: string, subscription: string, from: number, until: number): string {
+  const digest = createHash('sha256').update(`${source}|${subscription}|${from}|${until}`).digest('hex');
+  return `gap-${digest.slice(0, 40)}`;
+}
+
+/** Schedules the recovery of a gap after the grace period (a late arrival may still fill it). */
+export async function scheduleGapRecovery(
+  queue: IntakeQueue,
+  src: string,
+  subscription: string,
+  gap: Gap,
+  delayMs: number,
+): Promise<void> {
+  const data: GapJob = { kind: 'recover-gap', source: src, subscriptionId: subscription, ...gap };
+  await queue.add('recover-gap', IntakeJobSchema.parse(data), {
+    jobId: gapJobId(src, subscription, gap.from, gap.until),
+    delay: delayMs,
+  });
+}
+
+/** Cancels a gap's pending recovery: every missing event arrived late, within the grace period. */
+export async function cancelGapRecovery(
+  queue: IntakeQueue,
+  src: string,
+  subscription: string,
+  from: number,
+  until: number,
+): Promise<boolean> {
+  const job = await queue.getJob(gapJobId(src, subscription, from, until));
+  if (!job || !(await job.isDelayed())) return false;
+  // A recovery that already started finds nothing missing and stops; only a delayed one is removed.
+  await job.remove().catch(() => {});
+  return true;
+}

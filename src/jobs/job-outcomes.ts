@@ -1,0 +1,49 @@
+import type { Job } from 'bullmq';
+import type { AssessJob, AssessJobResult, AssessQueue } from './assess-queue.js';
+
+/** Where one assessment job stands, as the status URL reports it. */
+export interface JobOutcome {
+  jobId: string;
+  patientId?: string;
+  state: 'completed' | 'failed' | 'pending' | 'missing';
+  result?: AssessJobResult;
+  /** HTTP status that best describes a failure (the EHR's 4xx when it refused, else 500). */
+  failureStatus?: number;
+  failedReason?: string;
+}
+
+/** Jobs looked up at once when computing a status (bounded fan-out against Redis). */
+const LOOKUP_CHUNK = 100;
+
+/** The state of each job id (in order). Jobs removed after their retention period are `missing`. */
+export async function jobOutcomes(queue: AssessQueue, ids: string[]): Promise<JobOutcome[]> {
+  const out: JobOutcome[] = [];
+  for (let i = 0; i < ids.length; i += LOOKUP_CHUNK) {
+    const chunk = ids.slice(i, i + LOOKUP_CHUNK);
+    out.push(...(await Promise.all(chunk.map((id) => outcomeOf(queue, id)))));
+  }
+  return out;
+}
+
+async function outcomeOf(queue: AssessQueue, id: string): Promise<JobOutcome> {
+  const job = (await queue.getJob(id)) as Job<AssessJob, AssessJobResult> | undefined;
+  if (!job) return { jobId: id, state: 'missing' };
+  const state = await job.getState();
+  const base = { jobId: id, patientId: job.data?.patientId };
+  if (state === 'completed') return { ...base, state, result: job.returnvalue };
+  if (state === 'failed') return { ...base, state, failedReason: job.failedReason, failureStatus: failureStatus(job) };
+  return { ...base, state: 'pending' };
+}
+
+/** `EHR refused (HTTP 404): ...` (see jobs/workers.ts classify) becomes 404; anything else 500. */
+export function failureStatus(job: Pick<Job, 'failedReason'>): number {
+  const m = /EHR refused \(HTTP (4\d\d)\)/.exec(job.failedReason ?? '');
+  return m ? Number(m[1]) : 500;
+}
+
+/** Counts by state, for `X-Progress`. */
+export function tally(outcomes: JobOutcome[]): Record<JobOutcome['state'], number> {
+  const t = { completed: 0, failed: 0, pending: 0, missing: 0 };
+  for (const o of outcomes) t[o.state]++;
+  return t;
+}

@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto';
+import { OperationOutcomeError, validateResource } from '@medplum/core';
+import type { OperationOutcome, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import { loadFhirDefinitions } from '../fhir/definitions.js';
+import type { WriteMode } from './map-resources.js';
+import type { PlannedEntry } from './plan.js';
+import { getProfile } from './profiles/profiles.js';
+import { checkRequiredBindings } from './required-bindings.js';
+
+/**
+ * The write-back did not validate: nothing was written. Permanent (the same record gives the same
+ * output), so the job layer fails the job without retrying; `outcome` names every problem.
+ */
+export class WriteBackValidationError extends OperationOutcomeError {
+  constructor(outcome: OperationOutcome) {
+    super(outcome);
+    this.name = 'WriteBackValidationError';
+  }
+}
+
+/**
+ * Resources already validated, by profile + content hash. Validating against a profile costs ~1 ms
+ * because @medplum/core re-parses the StructureDefinition on every call (library-notes §2); the
+ * Devices are identical on every run, so they are validated once per process.
+ */
+const validated = new Set<string>();
+const MAX_MEMO = 512; // entries; cleared when full (the memo is an optimisation, not a cache to keep)
+
+/** The profile a resource claims in `meta.profile` (ours), or none: then the base R4 definition. */
+function profileOf(resource: Resource): string | undefined {
+  return resource.meta?.profile?.find((p) => p.startsWith('http://fhir-assess.dev/'));
+}
+
+/**
+ * Validates one resource against its profile (or its base type) and the required bindings.
+ * @returns the error and warning issues, each `details.text` prefixed with where it was found
+ */
+export function validateOne(resource: Resource, mode: WriteMode, where: string = resource.resourceType): OperationOutcomeIssue[] {
+  loadFhirDefinitions();
+  const profileUrl = profileOf(resource);
+  const memoKey = `${profileUrl}|${mode}|${createHash('sha1').update(JSON.stringify(resource)).digest('hex')}`;
+  if (validated.has(memoKey)) return [];
+  let issues: OperationOutcomeIssue[];
+  try {
+    issues = validateResource(resource, profileUrl ? { profile: getProfile(profileUrl) } : undefined);
+  } catch (err) {
+    if (!(err instanceof OperationOutcomeError)) throw err;
+    issues = err.outcome.issue ?? [];
+  }
+  issues = [...issues, ...checkRequiredBindings(resource, mode)];
+  const label = `${where} (${profileUrl ?? `base ${resource.resourceType}`})`;
+  const labelled = issues.map((i) => ({ ...i, details: { text: `${label}: ${i.details?.text ?? i.code}` } }));
+  if (!labelled.some((i) => i.severity === 'error' || i.severity === 'fatal')) {
+    if (validated.size >= MAX_MEMO) validated.clear();
+    validated.add(memoKey);
+  }
+  return labelled;
+}
+
+/**
+ * Validates every entry of a write-back plan before anything is sent.
+ * @throws WriteBackValidationError with every error of every entry, when any entry has one
+ */
+export function validatePlan(entries: PlannedEntry[], mode: WriteMode): void {
+  const errors = entries.flatMap((e, i) =>
+    validateOne(e.resource, mode, `entry ${i} ${e.resource.resourceType}`).filter(
+      (issue) => issue.severity === 'error' || issue.severity === 'fatal',
+    ),
+  );
+  if (errors.length) throw new WriteBackValidationError({ resourceType: 'OperationOutcome', issue: errors });
+}
