@@ -9,8 +9,16 @@ Usage:
   fhir-assess serve | worker | all                   HTTP intake/API, BullMQ workers, or both (configured by env)
   fhir-assess sandbox [--port 8103] [--data FILE] [--patients N]
                                                      the embedded FHIR R4 sandbox EHR
-  fhir-assess score FILE [--as-of DATE] [--format json|table]
+  fhir-assess score FILE [--as-of DATE] [--models ID,...] [--format json|table]
                                                      the embedded model over a Bundle file, offline
+  fhir-assess shadow list [--model ID[@VERSION]] [--patient ID] [--limit N] [--format table|json]
+  fhir-assess shadow show KEY                        what shadow-mode models would have written (contains PHI)
+  fhir-assess backfill (--all | --group ID | --patients FILE) [--since DATE] [--models ID,...] [--rate N/s]
+                       [--dry-run] [--source NAME] [--strategy auto|bulk|search] [--restart] [--detach] [--quiet]
+                                                     assess a population at backfill priority (resumable)
+  fhir-assess jobs failed [--queue NAME] [--limit N] failed jobs: id, queue, patient ref, reason, attempts, time
+  fhir-assess jobs retry (ID... | --all) [--queue NAME]
+                                                     move failed jobs back to waiting
 
 Configuration: environment variables, see README.md (FHIR_BASE_URL, REDIS_URL, PORT, PUBLIC_URL, ...).`;
 
@@ -27,6 +35,12 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./cli/sandbox.js')).sandboxCommand(rest);
     case 'score':
       return (await import('./cli/score.js')).scoreCommand(rest);
+    case 'shadow':
+      return (await import('./cli/shadow.js')).shadowCommand(rest);
+    case 'backfill':
+      return (await import('./cli/backfill.js')).backfillCommand(rest);
+    case 'jobs':
+      return (await import('./cli/jobs.js')).jobsCommand(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -13,6 +13,7 @@ import { type RunningWorkers, startWorkers } from './jobs/workers.js';
 import { withModelRateLimit } from './jobs/model-rate-limit.js';
 import { RateLimiter } from './jobs/rate-limiter.js';
 import type { Model } from './models/model.js';
+import type { RegisteredModel } from './models/registry.js';
 import { instrumentEhrClient } from './observability/ehr-metrics.js';
 import { SERVICE_VERSION } from './version.js';
 
@@ -39,8 +40,11 @@ export async function startService(
   cfg: Config,
   roles: ServiceRoles,
   logger: Logger,
-  models: Model[],
+  /** Models with their modes (buildModelRegistry); a bare Model runs in MODEL_MODE. */
+  entries: readonly (Model | RegisteredModel)[],
 ): Promise<RunningService> {
+  const registered = entries.map((e): RegisteredModel => ('model' in e ? e : { model: e, mode: cfg.MODEL_MODE }));
+  const models = registered.map((r) => r.model);
   const redis = producerConnection(cfg.REDIS_URL);
   await ready(redis);
   const prefix = cfg.QUEUE_PREFIX;
@@ -107,6 +111,7 @@ export async function startService(
         redis,
         models: limitedModels,
         mode: cfg.MODEL_MODE,
+        modes: Object.fromEntries(registered.map((r) => [r.model.id, r.mode])),
         asOf: () => asOfDate(cfg),
         keyPrefix: prefix,
         serviceVersion: SERVICE_VERSION,

@@ -12,9 +12,12 @@ import { waitForJob } from './await-job.js';
 import { ownerOf, requireAuth, SCOPES } from './auth.js';
 import { outcome } from './operation-outcome.js';
 import { patientResultBundle } from './outcome-bundle.js';
+import { ShadowStore } from '../writeback/shadow-store.js';
 
 /** Members one `Group/{id}/$assess` may enqueue; larger groups go through `fhir-assess backfill --group`. */
 export const MAX_GROUP_MEMBERS = 10_000;
+/** Retention handed to the shadow store, which only matters when saving: the API only reads (days). */
+const SHADOW_READ_RETENTION_DAYS = 90;
 /** Jobs added to Redis at once while enqueueing a batch. */
 const ENQUEUE_CHUNK = 50;
 
@@ -67,7 +70,8 @@ async function assessOnePatient(deps: ApiDeps, req: FastifyRequest, reply: Fasti
     return sendFhir(reply, finished.status, outcome('error', finished.status >= 500 ? 'exception' : 'processing', `Patient/${patientId}: ${finished.reason}`));
   }
   countAssessRequest('patient', '200');
-  return sendFhir(reply, 200, await patientResultBundle(source.client, patientId, finished.result));
+  const shadow = { store: new ShadowStore(deps.redis, deps.keyPrefix, SHADOW_READ_RETENTION_DAYS), source: source.name };
+  return sendFhir(reply, 200, await patientResultBundle(source.client, patientId, finished.result, shadow));
 }
 
 interface BatchSpec {

@@ -2,6 +2,7 @@ import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/f
 import type { FhirClient } from '../fhir/fhir-client.js';
 import type { AssessJobResult } from '../jobs/assess-queue.js';
 import type { JobOutcome } from '../jobs/job-outcomes.js';
+import type { ShadowStore } from '../writeback/shadow-store.js';
 import { outcome } from './operation-outcome.js';
 
 /** Above this many written resources a status Bundle lists locations only, not bodies. */
@@ -21,7 +22,7 @@ export function assessmentNotes(patientId: string, result: AssessJobResult | und
     if (a.skipped) return [`${model}: skipped for Patient/${patientId}: the record is unchanged since its last assessment`];
     if (a.mode === 'shadow')
       return [
-        `${model}: shadow mode: computed for Patient/${patientId} but not written to the EHR; results are not retained (no PHI is stored outside the EHR)`,
+        `${model}: shadow mode: computed for Patient/${patientId} but not written to the EHR; what it would have written is kept in the shadow store (assessment key ${a.key ?? 'unknown'})`,
       ];
     return [];
   });
@@ -35,19 +36,26 @@ export function assessmentNotes(patientId: string, result: AssessJobResult | und
 
 /**
  * The synchronous `$assess` answer for one patient: a `collection` Bundle of the resources the job
- * wrote, read back from the EHR (so the caller sees exactly what is in the chart), plus an
- * OperationOutcome for models that wrote nothing.
+ * wrote, read back from the EHR (so the caller sees exactly what is in the chart), the would-be
+ * resources of shadow-mode models (from the shadow store, `urn:uuid` ids), plus an OperationOutcome
+ * for models that wrote nothing.
  */
 export async function patientResultBundle(
   client: FhirClient,
   patientId: string,
   result: AssessJobResult,
+  shadow?: { store: ShadowStore; source: string },
 ): Promise<Bundle> {
   const resources = await readAll(client, writtenRefs(result));
   const entry: BundleEntry[] = resources.map((resource) => ({
     fullUrl: `${client.baseUrl}/${resource.resourceType}/${resource.id}`,
     resource,
   }));
+  for (const a of result.assessments) {
+    if (a.mode !== 'shadow' || !a.key || !shadow) continue;
+    const record = await shadow.store.get(shadow.source, a.key);
+    for (const e of record?.bundle.entry ?? []) if (e.resource) entry.push({ fullUrl: e.fullUrl, resource: e.resource });
+  }
   const notes = assessmentNotes(patientId, result);
   if (notes) entry.push({ resource: notes });
   return { resourceType: 'Bundle', type: 'collection', timestamp: new Date().toISOString(), entry };

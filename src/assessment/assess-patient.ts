@@ -12,7 +12,10 @@ export interface AssessDeps {
   sources: SourceRegistry;
   redis: Redis;
   models: Model[];
+  /** Default deployment mode (MODEL_MODE). */
   mode: 'shadow' | 'preliminary' | 'final';
+  /** Per-model deployment mode by model id (from the model registry); models not listed use `mode`. */
+  modes?: Readonly<Record<string, 'shadow' | 'preliminary' | 'final'>>;
   asOf: () => Date;
   /** Redis key prefix for the "last assessed record" markers. */
   keyPrefix: string;
@@ -46,7 +49,8 @@ export async function assessPatient(
   for (const model of models) {
     const key = assessmentKey(patientId, model.id, model.version, record.hash);
     const markerKey = `${deps.keyPrefix}:last-assessed:${source}:${patientId}:${model.id}@${model.version}`;
-    const base = { modelId: model.id, modelVersion: model.version, mode: deps.mode };
+    const mode = deps.modes?.[model.id] ?? deps.mode;
+    const base = { modelId: model.id, modelVersion: model.version, mode };
     if (!opts.force && (await deps.redis.get(markerKey)) === key) {
       assessments.push({ ...base, skipped: 'unchanged', written: [], created: 0 });
       continue;
@@ -66,7 +70,7 @@ export async function assessPatient(
         key,
         output,
         modelTitle: model.title,
-        mode: deps.mode,
+        mode,
         asOf,
         serviceVersion: deps.serviceVersion,
       },
@@ -86,7 +90,7 @@ export async function assessPatient(
       },
       'assessment written',
     );
-    assessments.push({ ...base, written: result.written, created: result.created });
+    assessments.push({ ...base, key, written: result.written, created: result.created });
   }
   return { assessments };
 }

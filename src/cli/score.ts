@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
 import type { Bundle } from '@medplum/fhirtypes';
-import { formatTable, scoreBundle } from '../models/score.js';
+import { formatTable, offlineRegistryFromFile, scoreBundle } from '../models/score.js';
 import { parse, UsageError } from './args.js';
 
-/** `score FILE [--as-of DATE] [--format json|table]`: the embedded model over a Bundle file, offline. */
+/**
+ * `score FILE [--as-of DATE] [--models ID,...] [--format json|table]`: the offline models (every embedded
+ * calculator, or those of MODELS_FILE) over a Bundle file. `--models` takes model ids and/or calculator ids.
+ */
 export async function scoreCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(
     argv,
@@ -25,7 +28,13 @@ export async function scoreCommand(argv: string[]): Promise<number> {
   if (bundle?.resourceType !== 'Bundle')
     throw new UsageError(`${positionals[0]} is a ${bundle?.resourceType ?? 'non-FHIR document'}, not a Bundle`);
   const models = (values.models as string | undefined)?.split(',');
-  const outputs = await scoreBundle(bundle, { asOf, models });
+  let outputs: Awaited<ReturnType<typeof scoreBundle>>;
+  try {
+    const registry = process.env.MODELS_FILE ? offlineRegistryFromFile(process.env.MODELS_FILE) : undefined;
+    outputs = await scoreBundle(bundle, { asOf, models, registry });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   process.stdout.write(format === 'json' ? `${JSON.stringify(outputs, null, 2)}\n` : `${formatTable(outputs)}\n`);
   return 0;
 }

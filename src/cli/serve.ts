@@ -1,6 +1,6 @@
 import { loadConfig } from '../config/config.js';
 import { loadFhirDefinitions } from '../fhir/definitions.js';
-import { createEmbeddedModel } from '../models/embedded-model.js';
+import { buildModelRegistry } from '../models/registry.js';
 import { startService } from '../service.js';
 import { createLogger } from '../util/logger.js';
 
@@ -9,9 +9,9 @@ export async function serveCommand(role: 'serve' | 'worker' | 'all'): Promise<nu
   const cfg = loadConfig();
   const logger = createLogger(cfg.LOG_LEVEL);
   loadFhirDefinitions();
-  const service = await startService(cfg, { http: role !== 'worker', workers: role !== 'serve' }, logger, [
-    createEmbeddedModel(),
-  ]);
+  // The models of MODELS_FILE (default: the embedded library, every calculator), each with its mode.
+  const models = buildModelRegistry(cfg);
+  const service = await startService(cfg, { http: role !== 'worker', workers: role !== 'serve' }, logger, models);
   logger.info({ role, url: service.url, fhirBase: cfg.FHIR_BASE_URL }, 'fhir-assess started');
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));

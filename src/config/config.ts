@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { loadModelSpecs, type ModelSpec } from '../models/registry-config.js';
 import { API_SETTINGS, apiSettingsProblems } from './api-settings.js';
 import { loadSources, type Source } from './sources.js';
 
@@ -61,6 +62,13 @@ export const ConfigSchema = z.object({
   /** Fixed as-of date for the models (ISO date); default: now. Synthea data ends 2021-03-31. */
   AS_OF: z.iso.date({ error: 'must be an ISO date YYYY-MM-DD' }).optional(),
   MODEL_MODE: z.enum(['shadow', 'preliminary', 'final']).default('preliminary'),
+  /** JSON file listing the models to run, their parameters and modes (docs/models.md); default: the embedded library. */
+  MODELS_FILE: z.string().min(1).optional(),
+  /** Comma list of the model ids to enable (default: every configured model). */
+  MODELS: z
+    .string()
+    .regex(/^[a-z0-9-]+(,[a-z0-9-]+)*$/, 'a comma list of model ids')
+    .optional(),
   /** Days the shadow store keeps what a `shadow` model would have written (docs/writeback.md). */
   SHADOW_RETENTION_DAYS: int(1, 3650).default(90),
   FHIR_TIMEOUT_MS: int(100, 600_000).default(30_000),
@@ -75,7 +83,9 @@ export const ConfigSchema = z.object({
   ...API_SETTINGS,
 });
 
-export type Config = Readonly<z.infer<typeof ConfigSchema> & { sources: readonly Source[] }>;
+export type Config = Readonly<
+  z.infer<typeof ConfigSchema> & { sources: readonly Source[]; models: readonly ModelSpec[] }
+>;
 
 /** Thrown when configuration is invalid; the message lists every problem at once. */
 export class ConfigError extends Error {
@@ -103,16 +113,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // Report the sources file's own problems in the same message.
     if (cleaned.SOURCES_FILE)
       problems.push(...loadSources(ConfigSchema.parse({ SOURCES_FILE: cleaned.SOURCES_FILE })).problems);
+    if (cleaned.MODELS_FILE)
+      problems.push(...loadModelSpecs({ MODELS_FILE: cleaned.MODELS_FILE, MODEL_MODE: 'preliminary' }, env).problems);
     throw new ConfigError(problems);
   }
   const cfg = parsed.data;
   const { sources, problems } = loadSources(cfg);
   problems.push(...apiSettingsProblems(cfg));
+  const models = loadModelSpecs(cfg, env);
+  problems.push(...models.problems);
   if (sources.some((s) => s.subscription.manage) && !cfg.PUBLIC_URL) {
     problems.push('PUBLIC_URL: required when a Subscription is managed (SUBSCRIBE_ON_START=true)');
   }
   if (problems.length) throw new ConfigError(problems);
-  return Object.freeze({ ...cfg, sources: Object.freeze(sources) });
+  return Object.freeze({ ...cfg, sources: Object.freeze(sources), models: Object.freeze(models.models) });
 }
 
 /** The as-of date models use. */

@@ -68,7 +68,11 @@ export const SourceSchema = z.object({
   maxConcurrency: z.coerce.number().int().min(1).max(256).default(8),
   timeoutMs: z.coerce.number().int().min(100).default(30_000),
   /** Largest EHR response body read, bytes (default 64 MiB); reading a bigger one is aborted. */
-  maxResponseBytes: z.coerce.number().int().min(1024).default(64 * 1024 * 1024),
+  maxResponseBytes: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(64 * 1024 * 1024),
   /** Bounds and caching of assembled records (src/record). */
   record: z
     .object({

@@ -5,7 +5,14 @@ import { BaseUrlGuard } from './base-url-guard.js';
 import { discoverCapabilities, type EhrCapabilities } from './capabilities.js';
 import { FhirConnectionError, FhirHttpError, localOutcome } from './fhir-errors.js';
 import { readBodyLimited } from './read-body.js';
-import { backoffMs, connectionFailure, DEFAULT_RETRY_POLICY, parseRetryAfter, type RetryPolicy, sleep } from './retry-policy.js';
+import {
+  backoffMs,
+  connectionFailure,
+  DEFAULT_RETRY_POLICY,
+  parseRetryAfter,
+  type RetryPolicy,
+  sleep,
+} from './retry-policy.js';
 import { Semaphore } from './semaphore.js';
 
 export { AuthError, FhirConnectionError, FhirHttpError, FhirResponseTooLargeError } from './fhir-errors.js';
@@ -65,7 +72,11 @@ export class FhirClient {
     this.guard = new BaseUrlGuard(opts.baseUrl);
     this.fetchImpl = opts.fetch ?? fetch;
     this.auth = opts.auth ?? (opts.bearerToken ? staticBearer(opts.bearerToken) : noAuth);
-    this.policy = { ...DEFAULT_RETRY_POLICY, ...opts.retry, maxAttempts: opts.maxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts };
+    this.policy = {
+      ...DEFAULT_RETRY_POLICY,
+      ...opts.retry,
+      maxAttempts: opts.maxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts,
+    };
     this.limiter = new Semaphore(opts.maxConcurrency ?? 8);
   }
 
@@ -128,13 +139,20 @@ export class FhirClient {
     const maxPages = this.opts.maxPages ?? DEFAULT_MAX_PAGES;
     let bundle = first;
     for (let page = 1; ; page++) {
-      yield bundle;
       const next = bundle.link?.find((l) => l.relation === 'next')?.url;
-      if (!next) return;
-      if (seen.has(next)) throw new Error('EHR returned the same next link twice; stopping to avoid a loop');
-      if (page >= maxPages) throw new Error(`more than ${maxPages} pages; stopping (maxPages)`);
-      seen.add(next);
-      bundle = await this.get<Bundle>(next);
+      let pending: Promise<Bundle> | undefined;
+      if (next) {
+        if (seen.has(next)) throw new Error('EHR returned the same next link twice; stopping to avoid a loop');
+        if (page >= maxPages) throw new Error(`more than ${maxPages} pages; stopping (maxPages)`);
+        seen.add(next);
+        // Ask for the next page before the caller works on this one, so its CPU overlaps our wait.
+        pending = this.get<Bundle>(next);
+        pending.catch(() => {}); // a caller that stops early must not leave an unhandled rejection
+        await new Promise((resolve) => setImmediate(resolve)); // let the request leave before the CPU work
+      }
+      yield bundle;
+      if (!pending) return;
+      bundle = await pending;
     }
   }
 
@@ -151,7 +169,12 @@ export class FhirClient {
    * One logical request: retried with backoff and jitter on 408/429/5xx and connection errors
    * (Retry-After honoured up to `maxRetryAfterMs`), re-authenticated once on 401, never on other 4xx.
    */
-  async request<T>(method: string, pathOrUrl: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  async request<T>(
+    method: string,
+    pathOrUrl: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<T> {
     const url = this.guard.resolve(pathOrUrl);
     let reauthenticated = false;
     for (let attempt = 1; ; attempt++) {

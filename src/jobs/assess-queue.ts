@@ -33,6 +33,8 @@ export interface AssessJobResult {
     modelId: string;
     modelVersion: string;
     skipped?: 'unchanged';
+    /** The assessment key (sha-256 of patient, model id@version, record hash): finds the shadow-store record. */
+    key?: string;
     mode: string;
     written: string[];
     created: number;

@@ -34,11 +34,15 @@ export async function catchUpWindow(
  * watermark minus the clock-skew overlap. The watermark moves only after every change was scheduled,
  * so a job that fails half-way is retried over the same window.
  */
-export async function pollSinceWatermark(deps: EventDeps, source: string, via: string): Promise<string[]> {
+export async function pollSinceWatermark(
+  deps: EventDeps,
+  source: string,
+  via: string,
+): Promise<{ patientIds: string[]; resourcesSeen: number; truncated: boolean }> {
   const key = watermarkKey(deps.keyPrefix, source);
   const from = await pollStart(deps.redis, key, deps.pollOverlapMs);
   const r = await catchUpWindow(deps, source, { from }, via);
   await advanceWatermark(deps.redis, key, r.newest);
   deps.logger.debug({ source, via, resources: r.resourcesSeen, patients: r.patientIds.length }, 'caught up by query');
-  return r.patientIds;
+  return { patientIds: r.patientIds, resourcesSeen: r.resourcesSeen, truncated: r.truncated };
 }

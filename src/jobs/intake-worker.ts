@@ -16,7 +16,7 @@ export async function execIntakeJob(deps: IntakeDeps, data: IntakeJob): Promise<
       return recoverGap(deps, data);
     case 'poll':
     case 'reconcile':
-      return { patientIds: await pollSinceWatermark(deps, data.source, data.kind) };
+      return pollSinceWatermark(deps, data.source, data.kind);
     case 'watchdog':
       return runWatchdog(deps, data.source);
   }

@@ -43,7 +43,7 @@ export async function processChangeEvent(deps: EventDeps, event: ChangeEvent): P
     return { action: 'ignored', reason: 'own-output' };
   }
   if (event.interaction === 'ping') {
-    return { action: 'assess', patientIds: await pollSinceWatermark(deps, event.source, event.via) };
+    return { action: 'assess', patientIds: (await pollSinceWatermark(deps, event.source, event.via)).patientIds };
   }
   let resolved: Resolved | 'gone' | 'own-output' | undefined;
   if (event.patientId) {

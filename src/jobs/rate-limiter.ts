@@ -3,7 +3,8 @@ import type { Redis } from 'ioredis';
 /**
  * Token bucket in one Redis hash, shared by every worker process. Refills at `rate` tokens/s up to
  * `burst`; a `cooldown` deadline (set after the upstream answered 429) blocks the bucket entirely.
- * Time is Redis's own clock (TIME), so workers on hosts with skewed clocks agree.
+ * Time is Redis's own clock (TIME), so workers on hosts with skewed clocks agree. Rate 0 = unlimited
+ * (only a cool-down blocks).
  * Returns 0 when a token was taken, else the milliseconds to wait before trying again.
  */
 const TAKE_SCRIPT = `
@@ -15,6 +16,7 @@ local burst = tonumber(ARGV[2])
 local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'cooldown')
 local cooldown = tonumber(b[3]) or 0
 if now < cooldown then return cooldown - now end
+if rate <= 0 then return 0 end
 local tokens = tonumber(b[1]) or burst
 local ts = tonumber(b[2]) or now
 tokens = math.min(burst, tokens + (now - ts) * rate / 1000)
@@ -49,9 +51,11 @@ export class RateLimiter {
     private readonly keyPrefix: string,
   ) {}
 
-  /** Takes one token: 0 when granted, else ms until the next one (nothing is taken then). */
+  /**
+   * Takes one token: 0 when granted, else ms until the next one (nothing is taken then). With rate 0
+   * (unlimited) only a cool-down blocks.
+   */
   async take(name: string, limit: BucketLimit): Promise<number> {
-    if (limit.rate <= 0) return 0;
     const wait = await this.redis.eval(TAKE_SCRIPT, 1, this.key(name), limit.rate, Math.max(1, limit.burst));
     return Number(wait);
   }

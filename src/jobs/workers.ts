@@ -2,8 +2,9 @@ import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { type AssessDeps, assessPatient } from '../assessment/assess-patient.js';
 import { ForeignUrlError } from '../fhir/base-url-guard.js';
-import { FhirHttpError } from '../fhir/fhir-client.js';
+import { AuthError, FhirHttpError, FhirResponseTooLargeError } from '../fhir/fhir-client.js';
 import { type ChangeEvent, ChangeEventSchema } from '../intake/change-event.js';
+import { isPermanentModelError } from '../models/remote/errors.js';
 import { jobLogger } from '../observability/log-fields.js';
 import { WriteBackValidationError } from '../writeback/validate.js';
 import { type AssessLimits, runWithSourceLimit } from './assess-gate.js';
@@ -44,8 +45,14 @@ async function classify<T>(work: () => Promise<T>): Promise<T> {
     if (err instanceof FhirHttpError && !err.retryable)
       throw new UnrecoverableError(`EHR refused (HTTP ${err.status}): ${err.message}`);
     if (err instanceof ForeignUrlError) throw new UnrecoverableError(err.message);
+    // Refused credentials and oversized answers repeat on every retry (token endpoint 5xx/429 stay retryable).
+    if ((err instanceof AuthError || err instanceof FhirResponseTooLargeError) && !err.retryable)
+      throw new UnrecoverableError(err.message);
     // Invalid output fails the same way on every retry; nothing was written.
-    if (err instanceof WriteBackValidationError) throw new UnrecoverableError(err.message);
+    if (err instanceof WriteBackValidationError)
+      throw new UnrecoverableError(`write-back validation failed, nothing written: ${err.message}`);
+    // A hosted model's malformed, refused, truncated or over-budget reply repeats on retry; nothing was written.
+    if (isPermanentModelError(err)) throw new UnrecoverableError(`hosted model (${err.kind}): ${err.message}`);
     throw err;
   }
 }

@@ -1,39 +1,52 @@
 import type { Bundle } from '@medplum/fhirtypes';
-import { createEmbeddedModel, EMBEDDED_MODEL_ID } from './embedded-model.js';
+import { CALCULATOR_IDS } from './calculators/index.js';
+import { createEmbeddedModel } from './embedded-model.js';
 import { formatPercent } from './format.js';
 import type { Model, ModelOutput } from './model.js';
 import { recordFromBundle } from './record-from-bundle.js';
+import { buildModelRegistry, offlineModels, type RegisteredModel } from './registry.js';
+import { loadModelSpecs } from './registry-config.js';
 
 export interface ScoreOptions {
   /** Assessment date (default: now). Synthea test data ends 2021-03-31, so pass e.g. 2021-04-01 for it. */
   asOf?: Date;
-  /** Model ids to run (default: every offline model). Unknown ids throw. */
+  /**
+   * Model ids (offline models of `registry`) and/or calculator ids (run together as one embedded model);
+   * default: every offline model. Unknown ids throw.
+   */
   models?: string[];
   /** Calculator ids for the embedded model (default: all). */
   calculators?: string[];
+  /** Models to choose from, e.g. from MODELS_FILE (default: the embedded library with every calculator). */
+  registry?: RegisteredModel[];
 }
 
-/** Models that can run offline, without a FHIR server or model endpoint. */
-const OFFLINE_MODELS: Record<string, (opts: ScoreOptions) => Model> = {
-  [EMBEDDED_MODEL_ID]: (opts) => createEmbeddedModel({ calculators: opts.calculators }),
-};
+/** The models `scoreBundle` runs for `opts`, in the order requested. */
+function chooseModels(opts: ScoreOptions): Model[] {
+  const embedded = () => createEmbeddedModel({ calculators: opts.calculators ?? 'all' });
+  const available = opts.registry ? offlineModels(opts.registry).map((r) => r.model) : [embedded()];
+  if (!opts.models) return available;
+  const calculators = opts.models.filter((id) => CALCULATOR_IDS.includes(id));
+  const unknown = opts.models.filter((id) => !calculators.includes(id) && !available.some((m) => m.id === id));
+  if (unknown.length > 0) {
+    throw new Error(
+      `Unknown model or calculator id(s): ${unknown.join(', ')}; offline models: ${available.map((m) => m.id).join(', ')}; calculators: ${CALCULATOR_IDS.join(', ')}`,
+    );
+  }
+  const models = opts.models.flatMap((id) => available.filter((m) => m.id === id));
+  if (calculators.length > 0) models.push(createEmbeddedModel({ calculators }));
+  return models;
+}
 
 /**
- * Scores one patient's exported Bundle offline (`fhir-assess score FILE [--as-of DATE]`).
+ * Scores one patient's exported Bundle offline (`fhir-assess score FILE [--as-of DATE] [--models ...]`).
  * @param bundle - collection, searchset or transaction Bundle holding exactly one Patient
- * @param opts - as-of date, model ids, calculator ids
+ * @param opts - as-of date, model or calculator ids, the models to choose from
  * @returns one ModelOutput per model, in the order requested
  * @throws RecordBundleError for unusable Bundles; Error for unknown model or calculator ids
  */
 export async function scoreBundle(bundle: Bundle, opts: ScoreOptions = {}): Promise<ModelOutput[]> {
-  const ids = opts.models ?? Object.keys(OFFLINE_MODELS);
-  const unknown = ids.filter((id) => !OFFLINE_MODELS[id]);
-  if (unknown.length > 0) {
-    throw new Error(
-      `Unknown model id(s): ${unknown.join(', ')}; offline models: ${Object.keys(OFFLINE_MODELS).join(', ')}`,
-    );
-  }
-  const models = ids.map((id) => OFFLINE_MODELS[id](opts));
+  const models = chooseModels(opts);
   const record = recordFromBundle(bundle);
   const asOf = opts.asOf ?? new Date();
   const outputs: ModelOutput[] = [];
@@ -57,6 +70,35 @@ function displayValue(v: string | number | boolean, unit?: string): string {
   return unit ? `${text} ${unit}` : text;
 }
 
+/** The Risk column: probability, score, or both (CHA2DS2-VASc 4 = 4.0 %/y). */
+function riskCell(p: ModelOutput['predictions'][number]): string {
+  const score = p.score !== undefined ? `${p.score}${p.scoreUnit ? ` ${p.scoreUnit}` : ''}` : '';
+  if (p.probability === undefined) return score;
+  const pct = formatPercent(p.probability, 2);
+  return score && !p.scoreUnit ? `${score} (${pct})` : pct;
+}
+
+/** Inputs of each calculator, once per calculator (a calculator's predictions share their inputs). */
+function inputBlocks(out: ModelOutput): string[] {
+  const lines: string[] = [];
+  const seen = new Set<string>();
+  for (const p of out.predictions) {
+    const who = p.group ?? p.calculator;
+    if (seen.has(who)) continue;
+    seen.add(who);
+    lines.push(`\nInputs used by ${who}:`);
+    const rows = p.inputsUsed.map((u) => [
+      u.name,
+      displayValue(u.value, u.unit),
+      u.effective ?? '',
+      u.source ?? '',
+      u.derivation ?? '',
+    ]);
+    lines.push(table(['Input', 'Value', 'Date', 'Source', 'Derivation'], rows));
+  }
+  return lines;
+}
+
 /** A readable text report of model outputs: predictions, inputs used, gaps, exclusions and summary. */
 export function formatTable(outputs: ModelOutput[]): string {
   const blocks: string[] = [];
@@ -65,7 +107,7 @@ export function formatTable(outputs: ModelOutput[]): string {
     const predictions = out.predictions.map((p) => [
       p.calculator,
       p.outcome.text ?? '',
-      p.probability !== undefined ? formatPercent(p.probability, 2) : String(p.score ?? ''),
+      riskCell(p),
       p.category ?? '',
       p.qualitativeRisk ?? '',
       p.horizonYears !== undefined ? `${p.horizonYears} y` : '',
@@ -73,11 +115,7 @@ export function formatTable(outputs: ModelOutput[]): string {
     if (predictions.length > 0) {
       lines.push(table(['Calculator', 'Outcome', 'Risk', 'Category', 'Qualitative', 'Horizon'], predictions));
     }
-    for (const p of out.predictions) {
-      lines.push(`\nInputs used by ${p.calculator}:`);
-      const rows = p.inputsUsed.map((u) => [u.name, displayValue(u.value, u.unit), u.effective ?? '', u.source ?? '']);
-      lines.push(table(['Input', 'Value', 'Date', 'Source'], rows));
-    }
+    lines.push(...inputBlocks(out));
     if (out.missing.length > 0) {
       lines.push('\nNot usable:');
       lines.push(
@@ -92,4 +130,15 @@ export function formatTable(outputs: ModelOutput[]): string {
     blocks.push(lines.join('\n'));
   }
   return blocks.join('\n\n');
+}
+
+/**
+ * The offline models of a models file (what `score` runs when MODELS_FILE is set); hosted models are skipped,
+ * so their secrets need not be present.
+ * @throws Error listing every problem of the file
+ */
+export function offlineRegistryFromFile(path: string): RegisteredModel[] {
+  const { models, problems } = loadModelSpecs({ MODELS_FILE: path, MODEL_MODE: 'preliminary' }, {}, { resolveSecrets: false });
+  if (problems.length > 0) throw new Error(`invalid models file:\n  - ${problems.join('\n  - ')}`);
+  return offlineModels(buildModelRegistry({ models: models.filter((m) => m.type === 'embedded') }));
 }

@@ -1,12 +1,11 @@
 import type { Bundle, Coding, Resource } from '@medplum/fhirtypes';
 import { type EhrCapabilities, UNKNOWN_CAPABILITIES } from '../fhir/capabilities.js';
-import { FhirHttpError } from '../fhir/fhir-errors.js';
 import type { FhirClient } from '../fhir/fhir-client.js';
+import { FhirHttpError } from '../fhir/fhir-errors.js';
 import type { DataRequirement, PatientRecord } from '../models/model.js';
 import { boundsFor, DEFAULT_MAX_RESOURCES, lookbackStart, type RecordBounds } from './record-bounds.js';
-import type { RecordCache } from './record-cache.js';
+import type { CachedRecord, RecordCache } from './record-cache.js';
 import { RecordCollector } from './record-collector.js';
-import { recordHash } from './record-hash.js';
 import { STRATEGIES, type Strategy } from './strategies.js';
 import type { SearchPlan } from './type-searches.js';
 
@@ -64,25 +63,28 @@ export class RecordAssembler {
     const overlap = this.settings.sinceOverlapMs ?? DEFAULT_SINCE_OVERLAP_MS;
     const since = cached ? new Date(Date.parse(cached.readAt) - overlap).toISOString() : undefined;
     const plan: SearchPlan = { patientId, bounds, caps, pageSize: this.settings.pageSize, windowStart, since };
-    const { collector, strategy } = await this.read(plan, cached?.resources);
+    const { collector, strategy } = await this.read(plan, cached);
     if (!collector.patient) throw new Error(`the EHR returned no Patient/${patientId} (strategy ${strategy})`);
     const { resources, dropped } = collector.resources();
     const reason = truncationReason(bounds, dropped, collector.incomplete);
-    if (this.settings.cache && !reason) this.settings.cache.set(cacheKey, { resources: new Map(collector.entries()), readAt });
-    else this.settings.cache?.delete(cacheKey);
-    return buildRecord(patientId, resources, { strategy, bounds, windowStart, incremental: !!since, reason });
+    if (this.settings.cache && !reason) {
+      const lines = new Map(collector.hashLinesByKey());
+      this.settings.cache.set(cacheKey, { resources: new Map(collector.entries()), lines, readAt });
+    } else this.settings.cache?.delete(cacheKey);
+    const facts = { strategy, bounds, windowStart, incremental: !!since, reason };
+    return buildRecord(patientId, resources, collector.hashOf(resources), facts);
   }
 
   /** Runs the strategies in order until one completes; only "not supported" answers move on. */
   private async read(
     plan: SearchPlan,
-    previous: ReadonlyMap<string, Resource> | undefined,
+    previous: CachedRecord | undefined,
   ): Promise<{ collector: RecordCollector; strategy: Strategy }> {
     const order = this.order(plan.caps);
     for (let i = 0; ; i++) {
       const strategy = order[i];
       const collector = new RecordCollector(plan.patientId, plan.bounds, plan.windowStart);
-      if (previous) collector.addAll(previous.values());
+      if (previous) collector.seed(previous.resources, previous.lines);
       try {
         await STRATEGIES[strategy]({ client: this.client, plan, collector });
         return { collector, strategy };
@@ -135,7 +137,7 @@ interface AssemblyFacts {
   reason?: string;
 }
 
-function buildRecord(patientId: string, resources: Resource[], facts: AssemblyFacts): PatientRecord {
+function buildRecord(patientId: string, resources: Resource[], hash: string, facts: AssemblyFacts): PatientRecord {
   const tag = (code: string, display: string): Coding => ({ system: ASSEMBLY_SYSTEM, code, display });
   const tags = [tag(facts.strategy, facts.bounds.types.join(','))];
   if (facts.windowStart) tags.push(tag('lookback', `time-series entries dated on or after ${facts.windowStart}`));
@@ -148,5 +150,5 @@ function buildRecord(patientId: string, resources: Resource[], facts: AssemblyFa
     entry: resources.map((resource) => ({ fullUrl: `${resource.resourceType}/${resource.id}`, resource })),
   };
   const truncated = facts.reason !== undefined;
-  return { patientId, bundle, hash: recordHash(resources), truncated, ...(truncated ? { truncatedReason: facts.reason } : {}) };
+  return { patientId, bundle, hash, truncated, ...(truncated ? { truncatedReason: facts.reason } : {}) };
 }

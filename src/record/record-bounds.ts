@@ -19,7 +19,10 @@ export interface RecordBounds {
  * myocardial infarction ten years ago, or a statin started long ago and still active, are current facts.
  */
 export const TIME_SERIES: Record<string, { searchParam: string; dateOf: (r: Resource) => string | undefined }> = {
-  Observation: { searchParam: 'date', dateOf: (r) => pick(r, 'effectiveDateTime', 'effectivePeriod', 'effectiveInstant', 'issued') },
+  Observation: {
+    searchParam: 'date',
+    dateOf: (r) => pick(r, 'effectiveDateTime', 'effectivePeriod', 'effectiveInstant', 'issued'),
+  },
   DiagnosticReport: { searchParam: 'date', dateOf: (r) => pick(r, 'effectiveDateTime', 'effectivePeriod', 'issued') },
   Encounter: { searchParam: 'date', dateOf: (r) => pick(r, 'period') },
   Procedure: { searchParam: 'date', dateOf: (r) => pick(r, 'performedDateTime', 'performedPeriod') },
@@ -37,13 +40,16 @@ export const DEFAULT_MAX_RESOURCES = 20_000;
 export function boundsFor(requires: readonly DataRequirement[], maxResources = DEFAULT_MAX_RESOURCES): RecordBounds {
   const types = ['Patient', ...new Set(requires.flatMap((r) => r.resourceTypes).filter((t) => t !== 'Patient'))];
   const lookbacks = requires.map((r) => r.lookbackYears);
-  const lookbackYears = lookbacks.length && lookbacks.every((y) => y !== undefined) ? Math.max(...(lookbacks as number[])) : undefined;
+  const lookbackYears =
+    lookbacks.length && lookbacks.every((y) => y !== undefined) ? Math.max(...(lookbacks as number[])) : undefined;
   const declared = requires.map((r) => r.maxResources);
-  const modelCap = declared.length && declared.every((m) => m !== undefined) ? Math.max(...(declared as number[])) : Infinity;
+  const modelCap =
+    declared.length && declared.every((m) => m !== undefined) ? Math.max(...(declared as number[])) : Infinity;
   const readers = requires.filter((r) => r.resourceTypes.includes('Observation'));
-  const categories = readers.length && readers.every((r) => r.observationCategories?.length)
-    ? [...new Set(readers.flatMap((r) => r.observationCategories ?? []))]
-    : undefined;
+  const categories =
+    readers.length && readers.every((r) => r.observationCategories?.length)
+      ? [...new Set(readers.flatMap((r) => r.observationCategories ?? []))]
+      : undefined;
   return { types, lookbackYears, maxResources: Math.min(maxResources, modelCap), observationCategories: categories };
 }
 

@@ -4,6 +4,8 @@ import type { Resource } from '@medplum/fhirtypes';
 export interface CachedRecord {
   /** Resources by `Type/id`. */
   resources: ReadonlyMap<string, Resource>;
+  /** Their record-hash lines by `Type/id`, so unchanged resources are not hashed again. */
+  lines: ReadonlyMap<string, string>;
   /** Instant the read started (EHR time when it told us, else ours), ISO. */
   readAt: string;
   /** When it was stored, ms since epoch (our clock). */

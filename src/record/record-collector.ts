@@ -1,6 +1,9 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { beforeWindow, type RecordBounds, TIME_SERIES } from './record-bounds.js';
-import { isOwnOutput } from './record-hash.js';
+import { canonicalLine, hashLines, isOwnOutput } from './record-hash.js';
+
+/** Resources read beyond the bound before reading stops, at least: 1,000. */
+const READ_AHEAD = 1000;
 
 /**
  * Gathers the resources of one record while pages arrive: keeps only the wanted types, leaves out AI
@@ -9,6 +12,8 @@ import { isOwnOutput } from './record-hash.js';
  */
 export class RecordCollector {
   private readonly byKey = new Map<string, Resource>();
+  /** Hash lines computed as pages arrive, so hashing overlaps with waiting for the next page. */
+  private readonly lines = new Map<string, string>();
   private readonly types: Set<string>;
   /** Why a strategy could not read everything (e.g. a search with no next link), if it could not. */
   incomplete?: string;
@@ -25,20 +30,48 @@ export class RecordCollector {
     return this.byKey.size;
   }
 
-  /** One more than the bound: enough to know the record is truncated, so reading can stop. */
+  /**
+   * Enough read to stop: twice the bound (at least 1,000 over it), so that when the EHR returns
+   * observations first, the conditions and medications after them still get a chance to be kept.
+   */
   get full(): boolean {
-    return this.byKey.size > this.bounds.maxResources;
+    const max = this.bounds.maxResources;
+    return this.byKey.size > Math.max(2 * max, max + READ_AHEAD);
   }
 
   add(r: Resource | undefined): void {
     if (!r?.id || !this.types.has(r.resourceType) || isOwnOutput(r) || beforeWindow(r, this.windowStart)) return;
     const key = `${r.resourceType}/${r.id}`;
     const existing = this.byKey.get(key);
-    if (!existing || isNewer(r, existing)) this.byKey.set(key, r);
+    if (existing && !isNewer(r, existing)) return;
+    this.byKey.set(key, r);
+    this.lines.set(key, canonicalLine(r));
+  }
+
+  /** The record hash of `resources` (all collected here), reusing the lines computed on arrival. */
+  hashOf(resources: Resource[]): string {
+    return hashLines(resources.map((r) => this.lines.get(`${r.resourceType}/${r.id}`) ?? canonicalLine(r)));
   }
 
   addAll(resources: Iterable<Resource>): void {
     for (const r of resources) this.add(r);
+  }
+
+  /** Starts from a cached record, reusing its hash lines (a `_since` refresh re-hashes only what changed). */
+  seed(previous: ReadonlyMap<string, Resource>, lines: ReadonlyMap<string, string>): void {
+    for (const [key, r] of previous) {
+      const line = lines.get(key);
+      if (!line || !this.types.has(r.resourceType) || beforeWindow(r, this.windowStart)) this.add(r);
+      else {
+        this.byKey.set(key, r);
+        this.lines.set(key, line);
+      }
+    }
+  }
+
+  /** Hash lines of the kept resources (stored with the record cache). */
+  hashLinesByKey(): ReadonlyMap<string, string> {
+    return this.lines;
   }
 
   get patient(): Resource | undefined {

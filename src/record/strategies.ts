@@ -1,6 +1,6 @@
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
-import { FhirHttpError, localOutcome } from '../fhir/fhir-errors.js';
 import type { FhirClient } from '../fhir/fhir-client.js';
+import { FhirHttpError, localOutcome } from '../fhir/fhir-errors.js';
 import type { RecordCollector } from './record-collector.js';
 import { type SearchPlan, type TypeSearch, typeSearches } from './type-searches.js';
 
@@ -99,7 +99,8 @@ function entryResource(entry: BundleEntry, what: string): Resource | undefined {
   const outcome = carried?.resourceType === 'OperationOutcome' ? carried : undefined;
   throw new FhirHttpError(
     Number.isFinite(status) ? status : 500,
-    outcome ?? localOutcome('processing', `batch entry for ${what} failed with status ${entry.response?.status ?? 'none'}`),
+    outcome ??
+      localOutcome('processing', `batch entry for ${what} failed with status ${entry.response?.status ?? 'none'}`),
     `batch:${what}`,
   );
 }

@@ -29,7 +29,8 @@ export function typeSearches(plan: SearchPlan): TypeSearch[] {
   const out: TypeSearch[] = [];
   for (const type of bounds.types) {
     if (type === 'Patient') continue;
-    const scope = supportsSearchParam(caps, type, 'patient') || !supportsSearchParam(caps, type, 'subject') ? 'patient' : 'subject';
+    const scope =
+      supportsSearchParam(caps, type, 'patient') || !supportsSearchParam(caps, type, 'subject') ? 'patient' : 'subject';
     const params = new URLSearchParams({ [scope]: `Patient/${plan.patientId}` });
     if (type === 'Observation' && bounds.observationCategories && supportsSearchParam(caps, type, 'category')) {
       params.set('category', bounds.observationCategories.join(','));

@@ -13,8 +13,11 @@ const NOT_EXPOSED = new Set(['SubscriptionStatus', 'Parameters', 'OperationOutco
 
 const INTERACTIONS = ['read', 'vread', 'update', 'create', 'delete', 'search-type', 'history-instance'] as const;
 
+const BULK_EXPORT = 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition';
+
 const PATIENT_OPERATIONS: CapabilityStatementRestResourceOperation[] = [
   { name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' },
+  { name: 'export', definition: `${BULK_EXPORT}/patient-export` }, // src/sandbox/bulk-export.ts
 ];
 
 const SUBSCRIPTION_OPERATIONS: CapabilityStatementRestResourceOperation[] = [
@@ -50,6 +53,7 @@ export function buildCapabilityStatement(baseUrl: string, startedAt: string): Ca
         mode: 'server',
         resource,
         interaction: [{ code: 'batch' }, { code: 'transaction' }],
+        operation: [{ name: 'export', definition: `${BULK_EXPORT}/export` }],
       },
     ],
   };
@@ -67,6 +71,7 @@ function resourceEntry(type: string): CapabilityStatementRestResource {
     searchParam: searchParamsOf(type),
   };
   if (type === 'Patient') entry.operation = PATIENT_OPERATIONS;
+  if (type === 'Group') entry.operation = [{ name: 'export', definition: `${BULK_EXPORT}/group-export` }];
   if (type === 'Subscription') {
     entry.operation = SUBSCRIPTION_OPERATIONS;
     entry.extension = SUPPORTED_TOPICS.map((topic) => ({ url: BackportUrl.topicCanonical, valueCanonical: topic }));

@@ -1,10 +1,11 @@
 import { badRequest, getStatus, normalizeOperationOutcome } from '@medplum/core';
 import type { FhirRouter, HttpMethod } from '@medplum/fhir-router';
 import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
-import Fastify, { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import { addBatchPagingLinks, prepareBatchSearches } from './batch-paging.js';
+import { registerBulkExport } from './bulk-export.js';
 import { BODY_LIMIT_BYTES, DEFAULT_SEARCH_COUNT, FHIR_BASE_PATH } from './constants.js';
 import type { SandboxContext } from './context.js';
-import { addBatchPagingLinks, prepareBatchSearches } from './batch-paging.js';
 import { addFullUrls, addPagingLinks, normalizePageParams, type PageWindow } from './paging.js';
 
 const FHIR_JSON = 'application/fhir+json';
@@ -47,6 +48,7 @@ export function createHttpServer(ctx: SandboxContext, router: FhirRouter) {
     const outcome = status === 400 ? badRequest(err.message) : normalizeOperationOutcome(err);
     void reply.code(status).type(FHIR_JSON).send(outcome);
   });
+  registerBulkExport(app as unknown as FastifyInstance, ctx); // raw HTTP (202, headers, NDJSON): not router routes
   const handler = (req: FastifyRequest, reply: FastifyReply) => handle(ctx, router, req, reply);
   app.all(FHIR_BASE_PATH, handler);
   app.all(`${FHIR_BASE_PATH}/*`, handler);

@@ -21,6 +21,8 @@ export async function findPreviousImpression(
   const found = await client.searchAll<ClinicalImpression>('ClinicalImpression', {
     subject: `Patient/${patientId}`,
     identifier: `${ASSESSMENT_ID_SYSTEM}|`,
+    // Only what the choice needs (a server that ignores _elements sends whole resources: still correct).
+    _elements: 'identifier,code,date,status',
     _count: String(PAGE_SIZE),
   });
   const candidates = found.filter(

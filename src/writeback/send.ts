@@ -1,5 +1,5 @@
-import type { Resource } from '@medplum/fhirtypes';
-import { FhirHttpError, type FhirClient } from '../fhir/fhir-client.js';
+import type { Bundle, Resource } from '@medplum/fhirtypes';
+import { type FhirClient, FhirHttpError } from '../fhir/fhir-client.js';
 import { type PlannedEntry, toTransaction } from './plan.js';
 
 /** One resource the EHR holds after a write-back step. */
@@ -46,19 +46,30 @@ export function markTransactionsRefused(client: FhirClient): void {
 
 /** Sends the plan as one transaction; every entry must come back 200 (found) or 201 (created). */
 export async function sendTransaction(client: FhirClient, entries: PlannedEntry[]): Promise<WrittenEntry[]> {
-  const response = await client.transaction(toTransaction(entries));
-  const out = (response.entry ?? []).map((e, i) => {
+  // return=minimal: only status and location are needed back (servers that ignore it send the resources).
+  const response = await client.request<Bundle>('POST', '', toTransaction(entries), { Prefer: 'return=minimal' });
+  if ((response.entry ?? []).length !== entries.length) {
+    throw new Error(`transaction response has ${response.entry?.length ?? 0} entries for ${entries.length} sent`);
+  }
+  const out: WrittenEntry[] = [];
+  for (const [i, e] of (response.entry ?? []).entries()) {
     const status = e.response?.status ?? '';
     if (!/^20[01]/.test(status)) {
-      throw new Error(`write-back entry ${i} (${entries[i]?.resource.resourceType}) failed with status ${status}`);
+      throw new Error(`write-back entry ${i} (${entries[i].resource.resourceType}) failed with status ${status}`);
     }
-    const loc = e.response?.location ?? (e.resource ? `${e.resource.resourceType}/${e.resource.id}` : '');
-    return { reference: toTypeId(loc), created: status.startsWith('201') };
-  });
-  if (out.length !== entries.length) {
-    throw new Error(`transaction response has ${out.length} entries for ${entries.length} sent`);
+    const loc = e.response?.location ?? (e.resource?.id ? `${e.resource.resourceType}/${e.resource.id}` : undefined);
+    const reference = loc ? toTypeId(loc) : await findExisting(client, entries[i]);
+    out.push({ reference, created: status.startsWith('201') });
   }
   return out;
+}
+
+/** A found (200) entry may come back with neither location nor resource: look it up by its condition. */
+async function findExisting(client: FhirClient, entry: PlannedEntry): Promise<string> {
+  const type = entry.resource.resourceType;
+  const [match] = await client.searchAll<Resource>(`${type}?${entry.ifNoneExist}`);
+  if (!match?.id) throw new Error(`transaction said ${type} exists, but ${entry.ifNoneExist} finds nothing`);
+  return `${type}/${match.id}`;
 }
 
 /**

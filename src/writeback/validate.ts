@@ -35,7 +35,11 @@ function profileOf(resource: Resource): string | undefined {
  * Validates one resource against its profile (or its base type) and the required bindings.
  * @returns the error and warning issues, each `details.text` prefixed with where it was found
  */
-export function validateOne(resource: Resource, mode: WriteMode, where: string = resource.resourceType): OperationOutcomeIssue[] {
+export function validateOne(
+  resource: Resource,
+  mode: WriteMode,
+  where: string = resource.resourceType,
+): OperationOutcomeIssue[] {
   loadFhirDefinitions();
   const profileUrl = profileOf(resource);
   const memoKey = `${profileUrl}|${mode}|${createHash('sha1').update(JSON.stringify(resource)).digest('hex')}`;
@@ -49,7 +53,10 @@ export function validateOne(resource: Resource, mode: WriteMode, where: string =
   }
   issues = [...issues, ...checkRequiredBindings(resource, mode)];
   const label = `${where} (${profileUrl ?? `base ${resource.resourceType}`})`;
-  const labelled = issues.map((i) => ({ ...i, details: { text: `${label}: ${i.details?.text ?? i.code}` } }));
+  const labelled = issues.map((i) => {
+    const at = i.expression?.length ? ` at ${i.expression.join(', ')}` : '';
+    return { ...i, details: { text: `${label}${at}: ${i.details?.text ?? i.code}` } };
+  });
   if (!labelled.some((i) => i.severity === 'error' || i.severity === 'fatal')) {
     if (validated.size >= MAX_MEMO) validated.clear();
     validated.add(memoKey);

@@ -72,7 +72,11 @@ export interface WriteBackResult {
  * Conditional creates make a retry or a duplicate notification find the first copies; the lock makes
  * two workers racing on an EHR whose conditional create is not atomic do the same.
  */
-export async function writeBack(client: FhirClient, input: WriteBackInput, deps: WriteBackDeps): Promise<WriteBackResult> {
+export async function writeBack(
+  client: FhirClient,
+  input: WriteBackInput,
+  deps: WriteBackDeps,
+): Promise<WriteBackResult> {
   const a: AssessmentToWrite = {
     ...input,
     mode: input.mode === 'final' ? 'final' : 'preliminary', // shadow keeps what preliminary would write
@@ -119,7 +123,11 @@ async function send(
   return { via: 'sequential', written: await sendSequential(client, entries, deps.onSequentialStep) };
 }
 
-async function keepInShadow(a: AssessmentToWrite, planned: PlannedEntry[], deps: WriteBackDeps): Promise<WriteBackResult> {
+async function keepInShadow(
+  a: AssessmentToWrite,
+  planned: PlannedEntry[],
+  deps: WriteBackDeps,
+): Promise<WriteBackResult> {
   const bundle = toTransaction(planned);
   const store = new ShadowStore(deps.redis, deps.keyPrefix, deps.shadowRetentionDays ?? DEFAULT_SHADOW_RETENTION_DAYS);
   const stored = await store.save({

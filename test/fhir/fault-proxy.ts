@@ -58,7 +58,12 @@ export async function startFaultProxy(sandboxBaseUrl: string, rule: FaultRule = 
   });
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req);
-    const seen: SeenRequest = { method: req.method ?? 'GET', url: req.url ?? '/', authorization: req.headers.authorization, body };
+    const seen: SeenRequest = {
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      authorization: req.headers.authorization,
+      body,
+    };
     proxy.requests.push(seen);
     const fault = proxy.rule(seen, proxy.requests.length - 1);
     if (fault?.kind === 'drop') return void req.socket.destroy();

@@ -56,8 +56,15 @@ describe('retries', () => {
   });
 
   it('When Retry-After exceeds the cap, Then it fails at once, retryable, carrying the delay for the job queue', async () => {
-    proxy.rule = () => ({ kind: 'status', status: 503, headers: { 'retry-after': '120' }, body: oo('transient', 'maintenance') });
-    const err = await client().read('Patient', patientA).catch((e) => e);
+    proxy.rule = () => ({
+      kind: 'status',
+      status: 503,
+      headers: { 'retry-after': '120' },
+      body: oo('transient', 'maintenance'),
+    });
+    const err = await client()
+      .read('Patient', patientA)
+      .catch((e) => e);
     expect(err).toBeInstanceOf(FhirHttpError);
     expect(err.status).toBe(503);
     expect(err.retryable).toBe(true);
@@ -74,7 +81,9 @@ describe('retries', () => {
 
   it('When the EHR keeps answering 503, Then the error carries the status and the EHR OperationOutcome after maxAttempts', async () => {
     proxy.rule = () => ({ kind: 'status', status: 503, body: oo('transient', 'database is down') });
-    const err = await client().read('Patient', patientA).catch((e) => e);
+    const err = await client()
+      .read('Patient', patientA)
+      .catch((e) => e);
     expect(err).toBeInstanceOf(FhirHttpError);
     expect(err.status).toBe(503);
     expect(err.outcome.issue[0].diagnostics).toBe('database is down');
@@ -83,7 +92,9 @@ describe('retries', () => {
 
   it('When the EHR answers 400, Then nothing is retried and its OperationOutcome is attached', async () => {
     proxy.rule = () => ({ kind: 'status', status: 400, body: oo('invalid', 'unknown parameter foo') });
-    const err = await client().get('Observation', { foo: 'bar' }).catch((e) => e);
+    const err = await client()
+      .get('Observation', { foo: 'bar' })
+      .catch((e) => e);
     expect(err).toBeInstanceOf(FhirHttpError);
     expect(err.status).toBe(400);
     expect(err.retryable).toBe(false);
@@ -100,7 +111,9 @@ describe('retries', () => {
 
   it('When every answer is slower than the timeout, Then it fails with a clear connection error after maxAttempts', async () => {
     proxy.rule = () => ({ kind: 'delay', ms: 5_000 });
-    const err = await client({ timeoutMs: 300, maxAttempts: 2 }).read('Patient', patientA).catch((e) => e);
+    const err = await client({ timeoutMs: 300, maxAttempts: 2 })
+      .read('Patient', patientA)
+      .catch((e) => e);
     expect(err).toBeInstanceOf(FhirConnectionError);
     expect(err.message).toContain(`GET /fhir/R4/Patient/${patientA}: no answer within the timeout (2 attempts)`);
     expect(proxy.requests).toHaveLength(2);
@@ -108,7 +121,9 @@ describe('retries', () => {
 
   it('When a static bearer token gets 401, Then there is no retry (a static token cannot be refreshed)', async () => {
     proxy.rule = () => ({ kind: 'status', status: 401, body: oo('login', 'expired') });
-    const err = await client({ bearerToken: 'static-token' }).read('Patient', patientA).catch((e) => e);
+    const err = await client({ bearerToken: 'static-token' })
+      .read('Patient', patientA)
+      .catch((e) => e);
     expect(err.status).toBe(401);
     expect(proxy.requests).toHaveLength(1);
     expect(proxy.requests[0].authorization).toBe('Bearer static-token');
@@ -150,7 +165,11 @@ describe('limits and the base-URL guard', () => {
     try {
       proxy.rule = () => ({
         kind: 'rewrite',
-        fn: (body) => body.replace(/"relation":"next","url":"http:\/\/127\.0\.0\.1:\d+/, `"relation":"next","url":"${foreign.origin}`),
+        fn: (body) =>
+          body.replace(
+            /"relation":"next","url":"http:\/\/127\.0\.0\.1:\d+/,
+            `"relation":"next","url":"${foreign.origin}`,
+          ),
       });
       const c = client({ bearerToken: 'secret-token' });
       const err = await c.searchAll('Observation', { patient: `Patient/${patientA}`, _count: '5' }).catch((e) => e);
@@ -169,11 +188,15 @@ describe('limits and the base-URL guard', () => {
       fn: (body) => {
         // Every page says "next: page 2", as a buggy server might.
         const b = JSON.parse(body) as Bundle;
-        b.link = [{ relation: 'next', url: `${proxy.baseUrl}/Observation?patient=Patient/${patientA}&_count=5&_offset=5` }];
+        b.link = [
+          { relation: 'next', url: `${proxy.baseUrl}/Observation?patient=Patient/${patientA}&_count=5&_offset=5` },
+        ];
         return JSON.stringify(b);
       },
     });
-    const err = await client().searchAll('Observation', { patient: `Patient/${patientA}`, _count: '5' }).catch((e) => e);
+    const err = await client()
+      .searchAll('Observation', { patient: `Patient/${patientA}`, _count: '5' })
+      .catch((e) => e);
     expect(err.message).toContain('same next link twice');
     expect(proxy.requests).toHaveLength(2);
   });
@@ -191,9 +214,11 @@ describe('CapabilityStatement discovery', () => {
     const c = client();
     const caps = await c.capabilities();
     expect(caps).toMatchObject({ known: true, fhirVersion: '4.0.1', batch: true, transaction: true, everything: true });
-    expect(caps.export.system).toBe(false);
+    expect(caps.export).toEqual({ system: true, patient: true, group: true }); // the sandbox's Bulk Data $export
     const obs = caps.types.get('Observation');
-    expect([...(obs?.searchParams ?? [])]).toEqual(expect.arrayContaining(['patient', 'category', 'date', '_lastUpdated']));
+    expect([...(obs?.searchParams ?? [])]).toEqual(
+      expect.arrayContaining(['patient', 'category', 'date', '_lastUpdated']),
+    );
     expect(obs?.interactions.has('search-type')).toBe(true);
     await c.capabilities();
     expect(proxy.requests.filter((r) => r.url.endsWith('/metadata'))).toHaveLength(1);

@@ -56,12 +56,25 @@ afterAll(async () => {
 describe('SMART Backend Services (private_key_jwt)', () => {
   it('When configured with an RS384 PEM key, Then it discovers the token endpoint, signs a valid assertion and caches the token', async () => {
     const { publicKey, privateKey } = await generateKeyPair('RS384', { extractable: true });
-    const tokens = await startTokenServer({ clientId: CLIENT_ID, publicKey, keyId: 'k1', alg: 'RS384', expiresIn: 300 });
+    const tokens = await startTokenServer({
+      clientId: CLIENT_ID,
+      publicKey,
+      keyId: 'k1',
+      alg: 'RS384',
+      expiresIn: 300,
+    });
     try {
       ehrRule(tokens.url, tokens.accepts);
       const pem = await exportPKCS8(privateKey);
       const client = createSourceClient(
-        source({ type: 'smart-backend', clientId: CLIENT_ID, privateKey: pem, keyId: 'k1', alg: 'RS384', scope: SCOPE }),
+        source({
+          type: 'smart-backend',
+          clientId: CLIENT_ID,
+          privateKey: pem,
+          keyId: 'k1',
+          alg: 'RS384',
+          scope: SCOPE,
+        }),
       );
       for (let i = 0; i < 5; i++) expect((await client.read<Patient>('Patient', patientId)).id).toBe(patientId);
       expect(tokens.state.rejections).toEqual([]);
@@ -111,11 +124,23 @@ describe('SMART Backend Services (private_key_jwt)', () => {
 
   it('When the EHR answers 401, Then the token is replaced and the request retried once; a second 401 is final (no loop)', async () => {
     const { publicKey, privateKey } = await generateKeyPair('RS384', { extractable: true });
-    const tokens = await startTokenServer({ clientId: CLIENT_ID, publicKey, keyId: 'k1', alg: 'RS384', expiresIn: 300 });
+    const tokens = await startTokenServer({
+      clientId: CLIENT_ID,
+      publicKey,
+      keyId: 'k1',
+      alg: 'RS384',
+      expiresIn: 300,
+    });
     try {
       ehrRule(tokens.url, tokens.accepts);
       const client = createSourceClient(
-        source({ type: 'smart-backend', clientId: CLIENT_ID, privateKey: await exportPKCS8(privateKey), keyId: 'k1', scope: SCOPE }),
+        source({
+          type: 'smart-backend',
+          clientId: CLIENT_ID,
+          privateKey: await exportPKCS8(privateKey),
+          keyId: 'k1',
+          scope: SCOPE,
+        }),
       );
       await client.read('Patient', patientId);
       tokens.revokeAll(); // e.g. the EHR rotated its signing keys
@@ -137,11 +162,23 @@ describe('SMART Backend Services (private_key_jwt)', () => {
 
   it('When the token endpoint does not know the key id, Then the read fails with a clear AuthError and no data request is sent', async () => {
     const { publicKey, privateKey } = await generateKeyPair('RS384', { extractable: true });
-    const tokens = await startTokenServer({ clientId: CLIENT_ID, publicKey, keyId: 'registered', alg: 'RS384', expiresIn: 300 });
+    const tokens = await startTokenServer({
+      clientId: CLIENT_ID,
+      publicKey,
+      keyId: 'registered',
+      alg: 'RS384',
+      expiresIn: 300,
+    });
     try {
       ehrRule(tokens.url, tokens.accepts);
       const client = createSourceClient(
-        source({ type: 'smart-backend', clientId: CLIENT_ID, privateKey: await exportPKCS8(privateKey), keyId: 'other', scope: SCOPE }),
+        source({
+          type: 'smart-backend',
+          clientId: CLIENT_ID,
+          privateKey: await exportPKCS8(privateKey),
+          keyId: 'other',
+          scope: SCOPE,
+        }),
       );
       const err = await client.read('Patient', patientId).catch((e) => e);
       expect(err).toBeInstanceOf(AuthError);
@@ -156,7 +193,13 @@ describe('SMART Backend Services (private_key_jwt)', () => {
     ehrRule('http://127.0.0.1:1/token', () => true, { token_endpoint_auth_methods_supported: ['client_secret_basic'] });
     const { privateKey } = await generateKeyPair('RS384', { extractable: true });
     const client = createSourceClient(
-      source({ type: 'smart-backend', clientId: CLIENT_ID, privateKey: await exportPKCS8(privateKey), keyId: 'k', scope: SCOPE }),
+      source({
+        type: 'smart-backend',
+        clientId: CLIENT_ID,
+        privateKey: await exportPKCS8(privateKey),
+        keyId: 'k',
+        scope: SCOPE,
+      }),
     );
     const err = await client.read('Patient', patientId).catch((e) => e);
     expect(err).toBeInstanceOf(AuthError);
@@ -201,7 +244,12 @@ describe('OAuth client credentials (client secret)', () => {
   it('When the token endpoint is plain http on another host, Then the client refuses to be built', () => {
     expect(() =>
       createSourceClient(
-        source({ type: 'client-credentials', clientId: 'x', clientSecret: 'y', tokenUrl: 'http://auth.example.org/token' }),
+        source({
+          type: 'client-credentials',
+          clientId: 'x',
+          clientSecret: 'y',
+          tokenUrl: 'http://auth.example.org/token',
+        }),
       ),
     ).toThrow(/must use https/);
   });

@@ -39,16 +39,26 @@ export async function startTokenServer(opts: TokenServerOptions) {
       const token = randomUUID();
       tokens.set(token, Date.now() + opts.expiresIn * 1000);
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ access_token: token, token_type: 'bearer', expires_in: opts.expiresIn, scope: form.get('scope') }));
+      res.end(
+        JSON.stringify({
+          access_token: token,
+          token_type: 'bearer',
+          expires_in: opts.expiresIn,
+          scope: form.get('scope'),
+        }),
+      );
     })();
   });
 
   async function check(form: URLSearchParams): Promise<string | undefined> {
     if (form.get('grant_type') !== 'client_credentials') return 'grant_type';
     if (opts.clientSecret !== undefined) {
-      return form.get('client_id') === opts.clientId && form.get('client_secret') === opts.clientSecret ? undefined : 'bad secret';
+      return form.get('client_id') === opts.clientId && form.get('client_secret') === opts.clientSecret
+        ? undefined
+        : 'bad secret';
     }
-    if (form.get('client_assertion_type') !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') return 'assertion type';
+    if (form.get('client_assertion_type') !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer')
+      return 'assertion type';
     const jwt = form.get('client_assertion') ?? '';
     const header = decodeProtectedHeader(jwt);
     if (header.kid !== opts.keyId || header.typ !== 'JWT') return `unknown kid ${header.kid} or typ ${header.typ}`;

@@ -38,7 +38,7 @@ function add(bundle: Bundle, resource: Resource): Bundle {
 }
 
 async function score(bundle: Bundle, asOf = AS_OF) {
-  const [output] = await scoreBundle(bundle, { asOf });
+  const [output] = await scoreBundle(bundle, { asOf, models: ['pce-2013'] });
   return output;
 }
 

@@ -15,17 +15,46 @@ export async function seedRecords(repo: IndexedRepository): Promise<{ expected: 
   ];
   for (let i = 0; i < 30; i++) {
     const year = 2012 + Math.floor(i / 3);
-    resources.push(observation(`o${i}`, 'p1', `${year}-0${(i % 3) + 1}-15T09:00:00Z`, i % 2 ? 'vital-signs' : 'laboratory', i));
+    resources.push(
+      observation(`o${i}`, 'p1', `${year}-0${(i % 3) + 1}-15T09:00:00Z`, i % 2 ? 'vital-signs' : 'laboratory', i),
+    );
   }
   for (let i = 0; i < 5; i++) resources.push(observation(`q${i}`, 'p2', '2020-05-01T09:00:00Z', 'laboratory', i));
-  for (const [id, onset] of [['c0', '2005-06-01'], ['c1', '2015-03-01'], ['c2', '2020-11-11']]) {
-    resources.push({ resourceType: 'Condition', id, subject: { reference: 'Patient/p1' }, code: { text: id }, onsetDateTime: onset });
+  for (const [id, onset] of [
+    ['c0', '2005-06-01'],
+    ['c1', '2015-03-01'],
+    ['c2', '2020-11-11'],
+  ]) {
+    resources.push({
+      resourceType: 'Condition',
+      id,
+      subject: { reference: 'Patient/p1' },
+      code: { text: id },
+      onsetDateTime: onset,
+    });
   }
   for (const id of ['m0', 'm1']) {
-    resources.push({ resourceType: 'MedicationRequest', id, status: 'active', intent: 'order', subject: { reference: 'Patient/p1' }, medicationCodeableConcept: { text: id }, authoredOn: '2010-01-01' });
+    resources.push({
+      resourceType: 'MedicationRequest',
+      id,
+      status: 'active',
+      intent: 'order',
+      subject: { reference: 'Patient/p1' },
+      medicationCodeableConcept: { text: id },
+      authoredOn: '2010-01-01',
+    });
   }
-  resources.push({ resourceType: 'Encounter', id: 'e0', status: 'finished', class: { code: 'AMB' }, subject: { reference: 'Patient/p1' } });
-  resources.push({ ...observation('ai0', 'p1', '2021-01-01T00:00:00Z', 'laboratory', 0), meta: { security: [AIAST] } } as Resource);
+  resources.push({
+    resourceType: 'Encounter',
+    id: 'e0',
+    status: 'finished',
+    class: { code: 'AMB' },
+    subject: { reference: 'Patient/p1' },
+  });
+  resources.push({
+    ...observation('ai0', 'p1', '2021-01-01T00:00:00Z', 'laboratory', 0),
+    meta: { security: [AIAST] },
+  } as Resource);
   for (const r of resources) await repo.importResource(r as Resource & { id: string });
   const expected = [
     'Patient/p1',

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { BaseUrlGuard } from '../base-url-guard.js';
 import type { AuthProvider } from './auth-provider.js';
-import { discoverSmartConfiguration } from './smart-configuration.js';
 import { loadSigningKey, type SigningAlg, type SigningKey } from './signing-key.js';
+import { discoverSmartConfiguration } from './smart-configuration.js';
 import { TokenCache } from './token-cache.js';
 import { assertTokenUrlAllowed, type IssuedToken, requestToken } from './token-endpoint.js';
 
@@ -91,7 +91,12 @@ export class SmartBackendAuth implements AuthProvider {
     return requestToken(
       this.deps.fetch,
       tokenUrl,
-      { grant_type: 'client_credentials', scope: s.scope, client_assertion_type: JWT_BEARER, client_assertion: assertion },
+      {
+        grant_type: 'client_credentials',
+        scope: s.scope,
+        client_assertion_type: JWT_BEARER,
+        client_assertion: assertion,
+      },
       this.deps.timeoutMs,
     );
   }

@@ -80,7 +80,8 @@ export async function requestToken(
 
 async function parseTokenResponse(res: Response, tokenUrl: URL): Promise<IssuedToken> {
   const text = await res.text();
-  if (text.length > MAX_TOKEN_RESPONSE_BYTES) throw new AuthError(`token endpoint ${tokenUrl.origin}: oversized answer`);
+  if (text.length > MAX_TOKEN_RESPONSE_BYTES)
+    throw new AuthError(`token endpoint ${tokenUrl.origin}: oversized answer`);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -96,7 +97,10 @@ async function parseTokenResponse(res: Response, tokenUrl: URL): Promise<IssuedT
   const parsed = TokenResponseSchema.safeParse(json);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'} ${i.message}`).join('; ');
-    throw new AuthError(`token endpoint ${tokenUrl.origin} answered an invalid token response: ${problems}`, res.status);
+    throw new AuthError(
+      `token endpoint ${tokenUrl.origin} answered an invalid token response: ${problems}`,
+      res.status,
+    );
   }
   return {
     accessToken: parsed.data.access_token,

@@ -61,10 +61,31 @@ function hasLoinc(obs: { code?: Observation['code'] }, codes: readonly string[])
   return (obs.code?.coding ?? []).some((c) => c.system === SYSTEM.loinc && c.code && codes.includes(c.code));
 }
 
+/** Per-Bundle index of Observations by top-level LOINC code (built once, like `resourcesOf`'s type index). */
+const byLoincCache = new WeakMap<Bundle, Map<string, Observation[]>>();
+
+function observationsWithLoinc(bundle: Bundle, codes: readonly string[]): Observation[] {
+  let index = byLoincCache.get(bundle);
+  if (!index) {
+    index = new Map();
+    for (const o of resourcesOf(bundle, 'Observation')) {
+      for (const c of o.code?.coding ?? []) {
+        if (c.system !== SYSTEM.loinc || !c.code) continue;
+        const list = index.get(c.code) ?? [];
+        if (list[list.length - 1] !== o) list.push(o);
+        index.set(c.code, list);
+      }
+    }
+    byLoincCache.set(bundle, index);
+  }
+  const found = codes.flatMap((c) => index.get(c) ?? []);
+  return codes.length > 1 ? [...new Set(found)] : found;
+}
+
 /** Usable Observations with one of the LOINC codes, effective on or before as-of, newest first. */
 export function observationsAsOf(bundle: Bundle, codes: readonly string[], asOf: Date): Observation[] {
-  return resourcesOf(bundle, 'Observation')
-    .filter((o) => (o.status === undefined || USABLE_STATUS.has(o.status)) && hasLoinc(o, codes))
+  return observationsWithLoinc(bundle, codes)
+    .filter((o) => o.status === undefined || USABLE_STATUS.has(o.status))
     .map((o) => ({ o, t: observationTime(o) }))
     .filter((x): x is { o: Observation; t: Date } => x.t !== undefined && x.t.getTime() <= asOf.getTime())
     .sort((a, b) => b.t.getTime() - a.t.getTime())

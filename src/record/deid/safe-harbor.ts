@@ -96,14 +96,19 @@ function walk(value: unknown, key: string, parent: Record<string, unknown>, p: P
   return undefined;
 }
 
-function walkObject(obj: Record<string, unknown>, p: Pseudonymizer, isResource: boolean): Record<string, unknown> | undefined {
+function walkObject(
+  obj: Record<string, unknown>,
+  p: Pseudonymizer,
+  isResource: boolean,
+): Record<string, unknown> | undefined {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(obj)) {
     if (DROP.has(key)) continue;
     let kept: unknown;
     if (key === 'meta') kept = walkMeta(value as Record<string, unknown>, p);
     else if (key === 'address' || key === 'valueAddress') kept = stateOnly(value);
-    else if (key === 'id') kept = isResource && typeof value === 'string' ? p.id(obj.resourceType as string, value) : undefined;
+    else if (key === 'id')
+      kept = isResource && typeof value === 'string' ? p.id(obj.resourceType as string, value) : undefined;
     else kept = walk(value, key, obj, p);
     if (kept !== undefined) out[key] = kept;
   }

@@ -47,7 +47,9 @@ export function generateSnapshot(
   const known = new Set(baseElements.map((e) => e.id));
   for (const d of diff) {
     if (!known.has(d.id ?? d.path)) {
-      throw new Error(`${profile.url}: ${d.id ?? d.path} is not an element of the base (slicing/unrolling unsupported)`);
+      throw new Error(
+        `${profile.url}: ${d.id ?? d.path} is not an element of the base (slicing/unrolling unsupported)`,
+      );
     }
   }
   const element = baseElements.map((b) => {

@@ -115,7 +115,9 @@ export async function settle(h: Pick<Harness, 'sandbox' | 'service'>, timeoutMs 
     async () => {
       await h.sandbox.notifier.idle();
       const queues = [h.service.eventsQueue, h.service.assessQueue];
-      const counts = await Promise.all(queues.map((q) => q.getJobCounts('waiting', 'delayed', 'active', 'prioritized')));
+      const counts = await Promise.all(
+        queues.map((q) => q.getJobCounts('waiting', 'delayed', 'active', 'prioritized')),
+      );
       const busy = counts.some((c) => Object.values(c).some((n) => n > 0)) || h.sandbox.notifier.pending() > 0;
       quiet = busy ? 0 : quiet + 1;
       return quiet >= 3;
@@ -150,4 +152,22 @@ export async function outputsFor(ehr: FhirClient, patientId: string) {
     ['RiskAssessment', 'ClinicalImpression'].map((t) => ehr.searchAll(t, { subject: `Patient/${patientId}` })),
   );
   return { risks: risks.length, impressions: impressions.length };
+}
+
+/** True once a RiskAssessment for the patient lists the observation among its inputs (`basis`). */
+export async function assessedWith(ehr: FhirClient, patientId: string, observationId: string): Promise<boolean> {
+  const risks = await ehr.searchAll<{ resourceType: 'RiskAssessment'; basis?: { reference?: string }[] }>(
+    'RiskAssessment',
+    { subject: `Patient/${patientId}` },
+  );
+  return risks.some((r) => r.basis?.some((b) => b.reference === `Observation/${observationId}`));
+}
+
+/** Our Subscriptions on the sandbox (found by endpoint, as the service does). */
+export async function subscriptionsOf(h: Harness): Promise<{ id: string; criteria: string; status: string }[]> {
+  const subs = await h.ehr.searchAll<{ resourceType: 'Subscription'; id: string; criteria: string; status: string }>(
+    'Subscription',
+    { url: h.notifyUrl },
+  );
+  return subs.map(({ id, criteria, status }) => ({ id, criteria, status }));
 }

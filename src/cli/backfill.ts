@@ -1,0 +1,162 @@
+import { readFileSync } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { line, progressReporter } from '../backfill/progress-bar.js';
+import { type BackfillOptions, runBackfill, type Selection } from '../backfill/run-backfill.js';
+import { loadConfig } from '../config/config.js';
+import { SourceRegistry } from '../fhir/source-client.js';
+import { createAssessQueue } from '../jobs/assess-queue.js';
+import { producerConnection, ready } from '../jobs/redis-connection.js';
+import { createEmbeddedModel } from '../models/embedded-model.js';
+import type { Model } from '../models/model.js';
+import { parse, UsageError } from './args.js';
+
+/** Default enqueue rate, patients per second: gentle enough for a production EHR beside live traffic. */
+const DEFAULT_RATE_PER_S = 10;
+const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+
+export const BACKFILL_USAGE = `fhir-assess backfill (--all | --group ID | --patients FILE) [--since DATE] [--models ID,...]
+    [--rate N/s] [--dry-run] [--source NAME] [--strategy auto|bulk|search] [--restart] [--detach] [--quiet]`;
+
+export interface CliIo {
+  out: Writable & { isTTY?: boolean };
+  err: Writable & { isTTY?: boolean };
+}
+
+/**
+ * `fhir-assess backfill`: assesses a population at backfill priority (below live events), enumerated
+ * with Bulk `$export` when the EHR offers it, else by paging; resumable (run the same command again).
+ * @returns 0 when finished (or detached / dry run), 130 when interrupted (the checkpoint is kept)
+ */
+export async function backfillCommand(
+  argv: string[],
+  env: Record<string, string | undefined> = process.env,
+  io: CliIo = { out: process.stdout, err: process.stderr },
+  models: Model[] = [createEmbeddedModel()],
+): Promise<number> {
+  const { values: v } = parse(argv, {
+    all: { type: 'boolean' },
+    group: { type: 'string' },
+    patients: { type: 'string' },
+    since: { type: 'string' },
+    models: { type: 'string' },
+    rate: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    source: { type: 'string' },
+    strategy: { type: 'string' },
+    restart: { type: 'boolean' },
+    detach: { type: 'boolean' },
+    quiet: { type: 'boolean' },
+  });
+  const selection = parseSelection(v.all === true, v.group as string | undefined, v.patients as string | undefined);
+  const cfg = loadConfig(env);
+  const source = (v.source as string | undefined) ?? cfg.sources[0].name;
+  if (!cfg.sources.some((s) => s.name === source))
+    throw new UsageError(`--source: unknown source '${source}'; configured: ${cfg.sources.map((s) => s.name).join(', ')}`);
+  const opts: BackfillOptions = {
+    source,
+    selection,
+    since: parseSince(v.since as string | undefined),
+    models: parseModels(v.models as string | undefined, models),
+    ratePerSecond: parseRate(v.rate as string | undefined),
+    strategy: parseStrategy(v.strategy as string | undefined),
+    dryRun: v['dry-run'] === true,
+    restart: v.restart === true,
+    wait: v.detach !== true,
+  };
+  const redis = producerConnection(cfg.REDIS_URL);
+  const assessQueue = createAssessQueue(redis, cfg.QUEUE_PREFIX);
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const progress = progressReporter(io.err, v.quiet === true || opts.dryRun === true);
+  try {
+    await ready(redis);
+    const result = await runBackfill(
+      {
+        sources: new SourceRegistry(cfg.sources),
+        assessQueue,
+        redis,
+        prefix: cfg.QUEUE_PREFIX,
+        redisUrl: cfg.REDIS_URL,
+        modelTypes: [...new Set(models.flatMap((m) => m.requires.resourceTypes))],
+      },
+      { ...opts, signal: controller.signal, onProgress: (p) => progress.update(p) },
+    );
+    progress.stop();
+    io.out.write(`${line(result)}\n`);
+    if (result.status) io.out.write(`${result.status}\n`);
+    if (result.phase === 'interrupted') {
+      io.out.write('interrupted: the checkpoint is kept in Redis; run the same command again to resume\n');
+      return 130;
+    }
+    if (result.failed > 0) io.out.write(`${result.failed} assessment(s) failed: see fhir-assess jobs failed\n`);
+    return 0;
+  } finally {
+    progress.stop();
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await assessQueue.close();
+    redis.disconnect();
+  }
+}
+
+function parseSelection(all: boolean, group: string | undefined, file: string | undefined): Selection {
+  const chosen = [all, group !== undefined, file !== undefined].filter(Boolean).length;
+  if (chosen !== 1) throw new UsageError('backfill needs exactly one of --all, --group ID, --patients FILE');
+  if (all) return { kind: 'all' };
+  if (group !== undefined) {
+    if (!FHIR_ID.test(group)) throw new UsageError(`--group must be a FHIR id, got '${group}'`);
+    return { kind: 'group', id: group };
+  }
+  return { kind: 'patients', file: file as string, ids: readPatientsFile(file as string) };
+}
+
+/** One patient per line (`id` or `Patient/id`); blank lines and `#` comments are ignored. */
+export function readPatientsFile(file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--patients: cannot read ${file}: ${(err as Error).message}`);
+  }
+  const ids: string[] = [];
+  const bad: number[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const l = raw.trim();
+    if (!l || l.startsWith('#')) return;
+    const id = l.replace(/^Patient\//, '');
+    if (FHIR_ID.test(id)) ids.push(id);
+    else bad.push(i + 1);
+  });
+  if (bad.length) throw new UsageError(`--patients: line(s) ${bad.slice(0, 5).join(', ')} of ${file} are not patient ids`);
+  return [...new Set(ids)];
+}
+
+function parseSince(since: string | undefined): string | undefined {
+  if (since === undefined) return undefined;
+  if (!/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(since) || Number.isNaN(Date.parse(since)))
+    throw new UsageError(`--since must be a date YYYY-MM-DD or an instant, got '${since}'`);
+  return since;
+}
+
+function parseRate(rate: string | undefined): number {
+  if (rate === undefined) return DEFAULT_RATE_PER_S;
+  const m = /^(\d+(?:\.\d+)?)(?:\/s)?$/.exec(rate);
+  if (!m) throw new UsageError(`--rate must be patients per second, e.g. 5 or 5/s, got '${rate}'`);
+  return Number(m[1]);
+}
+
+function parseStrategy(s: string | undefined): BackfillOptions['strategy'] {
+  if (s === undefined || s === 'auto' || s === 'bulk' || s === 'search') return s ?? 'auto';
+  throw new UsageError(`--strategy must be auto, bulk or search, got '${s}'`);
+}
+
+function parseModels(list: string | undefined, models: Model[]): string[] | undefined {
+  if (list === undefined) return undefined;
+  const ids = list.split(',').map((m) => m.trim()).filter(Boolean);
+  const unknown = ids.filter((id) => !models.some((m) => m.id === id));
+  if (!ids.length || unknown.length)
+    throw new UsageError(`--models: unknown model(s) ${unknown.join(', ') || '(none given)'}; available: ${models.map((m) => m.id).join(', ')}`);
+  return ids;
+}
