@@ -55,9 +55,9 @@ function riskCard(r: RiskAssessment, ci: ClinicalImpression | undefined, ehrBase
   const pct = p?.probabilityDecimal !== undefined ? `${(p.probabilityDecimal * 100).toFixed(1)} %` : undefined;
   const category = p?.qualitativeRisk?.text ?? p?.qualitativeRisk?.coding?.[0]?.code;
   const status = r.status === 'final' ? 'final' : 'preliminary';
-  const summary = `${what}: ${pct ?? 'see detail'}${category ? ` (${category})` : ''}; AI estimate, ${status}`;
+  const summary = `${what}: ${pct ?? 'see detail'}${category ? `, ${category}` : ''}; AI estimate, ${status}`;
   const lines = [
-    `**${what}: ${pct ?? 'not expressed as a probability'}**${category ? ` (${category})` : ''}`,
+    `**${what}: ${pct ?? 'not expressed as a probability'}**${category ? `, ${category}` : ''}`,
     p?.rationale ? `\n${p.rationale}` : '',
     '\n**Inputs used**',
     ...(r.basis?.length ? r.basis.map((b) => `- ${b.display ?? b.reference}`) : ['- (none recorded)']),

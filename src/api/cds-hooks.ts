@@ -54,8 +54,8 @@ export async function cdsHooksRoutes(app: FastifyInstance, deps: ApiDeps): Promi
       },
     ],
   }));
-  const service = { params: { type: 'object', properties: { id: { type: 'string', const: CDS_SERVICE_ID } } } };
-  app.post('/cds-services/:id', { schema: service, preHandler: cdsAuth(deps) }, async (req) => {
+  const preHandler = [knownService, cdsAuth(deps)];
+  app.post('/cds-services/:id', { preHandler }, async (req) => {
     const body = HookRequest.safeParse(req.body);
     if (!body.success) throw new ApiError(400, body.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
     const { client } = sourceFor(deps, body.data.fhirServer);
@@ -68,12 +68,18 @@ export async function cdsHooksRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     const forPatient = <T extends RiskAssessment | ClinicalImpression>(r: T) => r.subject?.reference === `Patient/${patientId}`;
     return { cards: buildCards(risks.filter(forPatient), impressions.filter(forPatient), client.baseUrl) };
   });
-  app.post('/cds-services/:id/feedback', { schema: service, preHandler: cdsAuth(deps) }, async (req, reply) => {
+  app.post('/cds-services/:id/feedback', { preHandler }, async (req, reply) => {
     const body = FeedbackBody.safeParse(req.body);
     if (!body.success) throw new ApiError(400, body.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
     await recordFeedback(deps.redis, deps.keyPrefix, CDS_SERVICE_ID, body.data.feedback);
     return reply.code(200).send({ recorded: body.data.feedback.length });
   });
+}
+
+/** 404 for any service id but ours (before authentication: discovery already lists it publicly). */
+async function knownService(req: FastifyRequest): Promise<void> {
+  const id = (req.params as { id: string }).id;
+  if (id !== CDS_SERVICE_ID) throw new ApiError(404, `no CDS service '${id.slice(0, 64)}'; see GET /cds-services`);
 }
 
 /** EHR-signed JWTs (CDS_JWKS_URL; `aud` = the invoked service URL) or, without one, the API credentials. */

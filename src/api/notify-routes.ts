@@ -9,6 +9,7 @@ import { subscriptionIdOf } from '../intake/subscription-ref.js';
 import { toChangeEvents } from '../intake/validate-events.js';
 import { addChangeEvents, type EventsQueue } from '../jobs/events-queue.js';
 import { cancelGapRecovery, createIntakeQueue, type IntakeQueue, scheduleGapRecovery } from '../jobs/intake-queue.js';
+import { countEventsReceived, observeStage } from '../observability/metrics.js';
 import { withTimeout } from '../util/with-timeout.js';
 import { outcome } from './operation-outcome.js';
 
@@ -42,6 +43,7 @@ export async function notifyRoutes(app: FastifyInstance, deps: NotifyDeps): Prom
   });
   const track = trackSubscription(ledger, intakeQueue, deps.gapGraceMs ?? DEFAULT_GAP_GRACE_MS);
   const handle = async (req: FastifyRequest, reply: FastifyReply) => {
+    const started = performance.now();
     const source = authenticateSender(
       req.headers,
       (req as unknown as { rawBody?: string }).rawBody ?? '',
@@ -74,6 +76,8 @@ export async function notifyRoutes(app: FastifyInstance, deps: NotifyDeps): Prom
       { variant: parsed.variant, type: parsed.type, events: events.length, source: source.name, subscription },
       'notification accepted',
     );
+    countEventsReceived(source.name, parsed.variant, events.length);
+    observeStage('intake', performance.now() - started);
     return reply
       .code(200)
       .type('application/fhir+json')

@@ -72,14 +72,20 @@ export const bench: Bench = {
     log('| measurement | µs per record | ratio |');
     log('|---|---|---|');
     log(`| JSON.parse of the record (baseline) | ${parseUs.toFixed(0)} | 1.00 |`);
-    log(`| full library, cold (index built per record) | ${libraryColdUs.toFixed(0)} | ${(libraryColdUs / parseUs).toFixed(2)} × parse |`);
-    log(`| full library, warm (index cached) | ${libraryWarmUs.toFixed(0)} | ${(libraryWarmUs / libraryColdUs).toFixed(2)} × cold |`);
+    log(
+      `| full library, cold (index built per record) | ${libraryColdUs.toFixed(0)} | ${(libraryColdUs / parseUs).toFixed(2)} × parse |`,
+    );
+    log(
+      `| full library, warm (index cached) | ${libraryWarmUs.toFixed(0)} | ${(libraryWarmUs / libraryColdUs).toFixed(2)} × cold |`,
+    );
     log(`| PCE only, cold | ${pceColdUs.toFixed(0)} | library ${(libraryColdUs / pceColdUs).toFixed(2)} × PCE |`);
     for (const [id, us] of Object.entries(perCalc)) {
       log(`| calculator ${id} (warm) | ${us.toFixed(1)} | ${((us / sumCalcUs) * 100).toFixed(1)} % of calculators |`);
     }
     log('');
-    log(`full library: ${(1e6 / libraryColdUs).toFixed(0)} assessments/s cold, ${(1e6 / libraryWarmUs).toFixed(0)} warm (one core)`);
+    log(
+      `full library: ${(1e6 / libraryColdUs).toFixed(0)} assessments/s cold, ${(1e6 / libraryWarmUs).toFixed(0)} warm (one core)`,
+    );
     return {
       records: records.length,
       assessmentsPerSecCold: Math.round(1e6 / libraryColdUs),

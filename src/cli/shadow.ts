@@ -40,15 +40,7 @@ export async function shadowCommand(argv: string[], env: NodeJS.ProcessEnv = pro
     await ready(redis);
     const store = new ShadowStore(redis, cfg.QUEUE_PREFIX, cfg.SHADOW_RETENTION_DAYS);
     const source = (values.source as string | undefined) ?? cfg.SOURCE_NAME;
-    if (sub === 'show') {
-      const record = await store.get(source, positionals[0]);
-      if (!record) {
-        process.stderr.write(`no shadow record ${positionals[0]} for source ${source} (expired or never stored)\n`);
-        return 1;
-      }
-      process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
-      return 0;
-    }
+    if (sub === 'show') return await show(store, source, positionals[0]);
     const rows = await store.list({
       source,
       model: values.model as string | undefined,
@@ -60,6 +52,16 @@ export async function shadowCommand(argv: string[], env: NodeJS.ProcessEnv = pro
   } finally {
     redis.disconnect();
   }
+}
+
+async function show(store: ShadowStore, source: string, key: string): Promise<number> {
+  const record = await store.get(source, key);
+  if (!record) {
+    process.stderr.write(`no shadow record ${key} for source ${source} (expired or never stored)\n`);
+    return 1;
+  }
+  process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
+  return 0;
 }
 
 function shadowConfig(env: NodeJS.ProcessEnv) {

@@ -75,7 +75,7 @@ export class FhirClient {
     this.policy = {
       ...DEFAULT_RETRY_POLICY,
       ...opts.retry,
-      maxAttempts: opts.maxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts,
+      maxAttempts: opts.maxAttempts ?? opts.retry?.maxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts,
     };
     this.limiter = new Semaphore(opts.maxConcurrency ?? 8);
   }

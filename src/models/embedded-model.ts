@@ -141,7 +141,12 @@ export function createEmbeddedModel(opts: EmbeddedModelOptions = {}): Model {
       resourceTypes: ['Patient', 'Observation', 'Condition', 'MedicationRequest', ...proceduresFor(calculators)],
       // Conditions and medications have no lookback (record-bounds.ts); time series need the longest window.
       lookbackYears: Math.ceil(
-        Math.max(params.recency.lipidsYears, params.recency.vitalsYears, params.recency.kidneyYears, params.recency.smokingYears),
+        Math.max(
+          params.recency.lipidsYears,
+          params.recency.vitalsYears,
+          params.recency.kidneyYears,
+          params.recency.smokingYears,
+        ),
       ),
     },
     mayReceiveIdentifiedData: true,

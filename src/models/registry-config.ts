@@ -65,7 +65,8 @@ function withSecret(spec: ModelSpec, env: Record<string, string | undefined>, pr
   if (spec.type !== 'remote' || spec.auth.type === 'none') return spec;
   const name = spec.auth.type === 'api-key' ? spec.auth.keyEnv : spec.auth.tokenEnv;
   const secret = env[name];
-  if (!secret) problems.push(`MODELS_FILE: model ${spec.id}: environment variable ${name} (its ${spec.auth.type}) is not set`);
+  if (!secret)
+    problems.push(`MODELS_FILE: model ${spec.id}: environment variable ${name} (its ${spec.auth.type}) is not set`);
   return { ...spec, secret };
 }
 
@@ -80,7 +81,10 @@ export function loadModelSpecs(
   env: Record<string, string | undefined>,
   opts: { resolveSecrets?: boolean } = {},
 ): { models: ModelSpec[]; problems: string[] } {
-  let file: z.infer<typeof ModelsFileSchema> = { defaultMode: undefined, models: [EmbeddedModelSpecSchema.parse({ type: 'embedded' })] };
+  let file: z.infer<typeof ModelsFileSchema> = {
+    defaultMode: undefined,
+    models: [EmbeddedModelSpecSchema.parse({ type: 'embedded' })],
+  };
   const problems: string[] = [];
   if (settings.MODELS_FILE) {
     const { raw, problem } = readFile(settings.MODELS_FILE);
@@ -94,8 +98,11 @@ export function loadModelSpecs(
     file = parsed.data;
   }
   const ids = file.models.map((m) => m.id);
-  for (const id of new Set(ids.filter((id, i) => ids.indexOf(id) !== i))) problems.push(`MODELS_FILE: model id ${id} appears twice`);
-  const enabled = settings.MODELS?.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const id of new Set(ids.filter((id, i) => ids.indexOf(id) !== i)))
+    problems.push(`MODELS_FILE: model id ${id} appears twice`);
+  const enabled = settings.MODELS?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const id of enabled ?? []) {
     if (!ids.includes(id)) problems.push(`MODELS: unknown model id ${id}; configured: ${ids.join(', ')}`);
   }

@@ -22,7 +22,10 @@ export function modelFromSpec(spec: ModelSpec, deps: RemoteModelDeps = {}): Mode
  * MODELS / MODEL_MODE overrides). Without a models file this is the embedded library with every calculator.
  * @param deps - injectable fetch/sleep/clock for hosted models (tests)
  */
-export function buildModelRegistry(cfg: { models: readonly ModelSpec[] }, deps: RemoteModelDeps = {}): RegisteredModel[] {
+export function buildModelRegistry(
+  cfg: { models: readonly ModelSpec[] },
+  deps: RemoteModelDeps = {},
+): RegisteredModel[] {
   return cfg.models.map((spec) => ({ model: modelFromSpec(spec, deps), mode: spec.mode as Mode }));
 }
 

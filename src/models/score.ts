@@ -138,7 +138,11 @@ export function formatTable(outputs: ModelOutput[]): string {
  * @throws Error listing every problem of the file
  */
 export function offlineRegistryFromFile(path: string): RegisteredModel[] {
-  const { models, problems } = loadModelSpecs({ MODELS_FILE: path, MODEL_MODE: 'preliminary' }, {}, { resolveSecrets: false });
+  const { models, problems } = loadModelSpecs(
+    { MODELS_FILE: path, MODEL_MODE: 'preliminary' },
+    {},
+    { resolveSecrets: false },
+  );
   if (problems.length > 0) throw new Error(`invalid models file:\n  - ${problems.join('\n  - ')}`);
   return offlineModels(buildModelRegistry({ models: models.filter((m) => m.type === 'embedded') }));
 }

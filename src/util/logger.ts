@@ -1,11 +1,11 @@
-import { type Logger, pino } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
 
 /**
  * Structured logs with PHI redaction. We log ids and references only; the redact paths are a second
  * line of defence for anything that slips through (bodies, names, tokens).
  */
-export function createLogger(level = 'info', name = 'fhir-assess'): Logger {
-  return pino({
+export function createLogger(level = 'info', name = 'fhir-assess', destination?: DestinationStream): Logger {
+  const options = {
     name,
     level,
     redact: {
@@ -25,7 +25,9 @@ export function createLogger(level = 'info', name = 'fhir-assess'): Logger {
       ],
       censor: '[redacted]',
     },
-  });
+  } satisfies Parameters<typeof pino>[0];
+  // `destination` (tests, log shippers): where the JSON lines go; default stdout.
+  return destination ? pino(options, destination) : pino(options);
 }
 
 export type { Logger };

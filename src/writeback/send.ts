@@ -77,22 +77,16 @@ async function findExisting(client: FhirClient, entry: PlannedEntry): Promise<st
  * (Devices, RiskAssessments, ClinicalImpression, Provenance), each later entry's `urn:uuid`
  * references rewritten to the ids the EHR gave the earlier ones. Every step is a conditional create,
  * so re-running the whole sequence after a crash at any step finds what exists and creates the rest.
- * @param onStep - called after each step (tests use it to simulate a crash after step k)
  */
-export async function sendSequential(
-  client: FhirClient,
-  entries: PlannedEntry[],
-  onStep?: (step: number) => void,
-): Promise<WrittenEntry[]> {
+export async function sendSequential(client: FhirClient, entries: PlannedEntry[]): Promise<WrittenEntry[]> {
   const ids = new Map<string, string>();
   const out: WrittenEntry[] = [];
-  for (const [i, entry] of entries.entries()) {
+  for (const entry of entries) {
     const resource = withResolvedRefs(entry.resource, ids);
     const saved = await client.create(resource, entry.ifNoneExist);
     const reference = `${saved.resourceType}/${saved.id}`;
     ids.set(entry.fullUrl, reference);
     out.push({ reference, created: createdNow(resource, saved) });
-    onStep?.(i + 1);
   }
   return out;
 }

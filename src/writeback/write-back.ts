@@ -42,8 +42,6 @@ export interface WriteBackDeps {
   source: string;
   shadowRetentionDays?: number;
   lock?: LockOptions;
-  /** Called after each step of the no-transaction fallback (tests simulate a crash with it). */
-  onSequentialStep?: (step: number) => void;
 }
 
 export interface WriteBackResult {
@@ -95,7 +93,7 @@ export async function writeBack(
   const entries = planned
     .filter((e) => !deviceRefs.has(e.fullUrl))
     .map((e) => ({ ...e, resource: withResolvedRefs(e.resource, deviceRefs) }));
-  const sent = await withLock(deps.redis, keys.assessmentLock(a.key), () => send(client, entries, deps), deps.lock);
+  const sent = await withLock(deps.redis, keys.assessmentLock(a.key), () => send(client, entries), deps.lock);
   return {
     mode: input.mode,
     via: sent.via,
@@ -110,7 +108,6 @@ export async function writeBack(
 async function send(
   client: FhirClient,
   entries: PlannedEntry[],
-  deps: WriteBackDeps,
 ): Promise<{ via: 'transaction' | 'sequential'; written: WrittenEntry[] }> {
   if (await supportsTransactions(client)) {
     try {
@@ -120,7 +117,7 @@ async function send(
       markTransactionsRefused(client);
     }
   }
-  return { via: 'sequential', written: await sendSequential(client, entries, deps.onSequentialStep) };
+  return { via: 'sequential', written: await sendSequential(client, entries) };
 }
 
 async function keepInShadow(

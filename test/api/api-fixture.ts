@@ -9,7 +9,7 @@ import { createEmbeddedModel } from '../../src/models/embedded-model.js';
 import { DEFAULT_PATIENTS_FILE } from '../../src/paths.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { type RunningService, startService } from '../../src/service.js';
-import { createLogger } from '../../src/util/logger.js';
+import { createLogger, type Logger } from '../../src/util/logger.js';
 import { type TestRedis, useTestRedis } from '../helpers/redis.js';
 
 /** A plain API key (>= 24 chars) the fixture's service accepts. */
@@ -62,7 +62,11 @@ export interface ApiFixture {
  * Sandbox EHR (16 Synthea patients + the Goff example), real Redis, and the whole service (HTTP +
  * workers) with an API key and a JWKS-backed IdP configured. Each fixture has its own queue prefix.
  */
-export async function startApiFixture(name: string, env: Record<string, string> = {}): Promise<ApiFixture> {
+export async function startApiFixture(
+  name: string,
+  env: Record<string, string> | ((idp: TestIdp) => Record<string, string>) = {},
+  logger: Logger = createLogger('silent'),
+): Promise<ApiFixture> {
   const redis = await useTestRedis();
   const sandbox = await startSandbox({ dataFiles: [DEFAULT_PATIENTS_FILE], logger: false });
   const idp = await startTestIdp();
@@ -81,9 +85,9 @@ export async function startApiFixture(name: string, env: Record<string, string> 
     API_AUDIENCE: AUDIENCE,
     ASSESS_SYNC_TIMEOUT_MS: '45000',
     EHR_RATE_LIMIT: '0',
-    ...env,
+    ...(typeof env === 'function' ? env(idp) : env),
   });
-  const service = await startService(cfg, { http: true, workers: true }, createLogger('silent'), [createEmbeddedModel()]);
+  const service = await startService(cfg, { http: true, workers: true }, logger, [createEmbeddedModel()]);
   const ehr = new FhirClient({ baseUrl: sandbox.baseUrl });
   const fixture = JSON.parse(readFileSync('test/fixtures/goff-2013-white-male.bundle.json', 'utf8')) as Bundle;
   const response = await ehr.transaction(fixture);

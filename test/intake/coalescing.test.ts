@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Resource } from '@medplum/fhirtypes';
 import { type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,8 +51,8 @@ describe('through the running service', () => {
 
   it('When ten changes to one patient arrive in a burst, Then exactly one assessment runs and writes once', async () => {
     const patient = await createGoffPatient(h.ehr); // no Subscription on the sandbox: nothing notifies us yet
-    const burst = [];
-    for (let i = 0; i < 10; i++) burst.push(await h.ehr.create(hdlObservation(patient, 40 + i) as never));
+    const burst: Resource[] = [];
+    for (let i = 0; i < 10; i++) burst.push(await h.ehr.create(hdlObservation(patient, 40 + i)));
     const statuses = await Promise.all(
       burst.map((obs) =>
         fetch(`${h.notifyUrl}/Observation/${obs.id}`, {

@@ -99,7 +99,7 @@ describe('no feedback loop under catch-all subscriptions', () => {
   it('When one new observation arrives for that patient, Then exactly one more assessment runs, and the pipeline goes quiet', async () => {
     const [patient] = (await h.service.assessQueue.getJobs(['completed'], 0, 10_000)).map((j) => j.data.patientId);
     const before = (await assessRunsFor(patient)).length;
-    await h.ehr.create(hdlObservation(patient, 41) as never);
+    await h.ehr.create(hdlObservation(patient, 41));
     await settle(h);
     const runs = await assessRunsFor(patient);
     expect(runs.length - before).toBe(1);

@@ -87,8 +87,8 @@ describe('gap in event numbers', () => {
     const [lost, seen] = patients;
     const before = (await recoveries()).length;
     h.sandbox.notifier.skipNextEventNumber(subscriptionId);
-    const lostObs = await h.ehr.create(hdlObservation(lost, 38) as never);
-    const seenObs = await h.ehr.create(hdlObservation(seen, 52) as never);
+    const lostObs = await h.ehr.create(hdlObservation(lost, 38));
+    const seenObs = await h.ehr.create(hdlObservation(seen, 52));
     await waitFor(async () => (await recoveries()).length > before, 20_000, 'the gap recovery job');
     await settle(h);
     const [job] = (await recoveries()).slice(-1);
@@ -108,7 +108,7 @@ describe('gap in event numbers', () => {
     const ledger = new EventLedger(h.service.redis, h.prefix);
     const { high = 0 } = await ledger.state('ehr', subscriptionId);
     const t0 = Date.now();
-    const obs = await h.ehr.create(hdlObservation(patient, 61) as never);
+    const obs = await h.ehr.create(hdlObservation(patient, 61));
     // An EHR like HAPI: same data, but `$events` is unknown.
     const no$events: typeof fetch = async (input, init) =>
       String(input instanceof Request ? input.url : input).includes('/$events')
@@ -141,7 +141,7 @@ describe('missing heartbeats', () => {
   it('When the subscription falls silent past its heartbeat period, Then the watchdog asks $status, finds the missed event and recovers it', async () => {
     const patient = patients[3];
     h.sandbox.notifier.skipNextEventNumber(subscriptionId);
-    const obs = await h.ehr.create(hdlObservation(patient, 33) as never);
+    const obs = await h.ehr.create(hdlObservation(patient, 33));
     // Nothing else is written, so no later event reveals the gap: only the heartbeat watchdog can.
     const quietFor = 25_000; // > heartbeat (10 s) + grace: as if that much time had passed
     const findings = await runWatchdog(deps(), 'ehr', Date.now() + quietFor);

@@ -169,7 +169,9 @@ describe('parseNotification', () => {
   it('When a focus points at another server, Then the notification is refused (no fetching elsewhere)', () => {
     const b = backportR4('id-only');
     (
-      b.entry[0].resource.parameter[5] as { part: { name: string; valueReference?: { reference: string } }[] }
+      (b.entry[0].resource as { parameter: unknown[] }).parameter[5] as {
+        part: { name: string; valueReference?: { reference: string } }[];
+      }
     ).part[2].valueReference = {
       reference: 'https://evil.example.com/fhir/Observation/obs-1',
     };

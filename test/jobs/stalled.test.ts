@@ -2,7 +2,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
@@ -20,14 +19,17 @@ import { type TestRedis, useTestRedis } from '../helpers/redis.js';
 /**
  * A worker process that takes one assess job and hangs on it, holding the job's lock (renewed every
  * 500 ms) until it is SIGKILLed: a crash mid-job. Plain BullMQ, so the child needs no TypeScript.
+ * It skips stalled checks: its own check would throttle everyone's (BullMQ's shared stalled-check key
+ * lives for the checking worker's stalledInterval, 30 s by default).
  */
 const CRASHING_WORKER = `
-const { Worker } = await import(process.argv[2]);
+const { createRequire } = await import('node:module');
+const { Worker } = createRequire(process.argv[2])('bullmq');
 const [, , , host, port, prefix, queue] = process.argv;
 new Worker(queue, async (job) => {
   process.stdout.write('active ' + job.id + '\\n');
   await new Promise(() => {});
-}, { connection: { host, port: Number(port), maxRetriesPerRequest: null }, prefix, lockDuration: 1000 });
+}, { connection: { host, port: Number(port), maxRetriesPerRequest: null }, prefix, lockDuration: 1000, skipStalledCheck: true });
 `;
 
 describe('stalled jobs: a worker killed mid-job', () => {
@@ -58,11 +60,15 @@ describe('stalled jobs: a worker killed mid-job', () => {
     const script = join(dir, 'crashing-worker.mjs');
     writeFileSync(script, CRASHING_WORKER);
     const url = new URL(redis.url);
-    const bullmq = pathToFileURL(join(process.cwd(), 'node_modules/bullmq/dist/esm/index.js')).href;
-    child = spawn(process.execPath, [script, bullmq, url.hostname, url.port || '6379', prefix, ASSESS_QUEUE], {
+    const resolveFrom = join(process.cwd(), 'package.json'); // the child resolves bullmq from the project
+    child = spawn(process.execPath, [script, resolveFrom, url.hostname, url.port || '6379', prefix, ASSESS_QUEUE], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    const active = new Promise<string>((resolve) => child!.stdout!.on('data', (d: Buffer) => resolve(String(d).trim())));
+    const active = new Promise<string>((resolve, reject) => {
+      child!.stdout!.on('data', (d: Buffer) => resolve(String(d).trim()));
+      child!.once('exit', (code) => reject(new Error(`the crashing worker exited early (code ${code})`)));
+      setTimeout(() => reject(new Error('the crashing worker took no job within 20 s')), 20_000).unref();
+    });
 
     const producer = new Queue(ASSESS_QUEUE, { connection: { url: redis.url }, prefix });
     const job = await enqueueAssessment(producer as never, { source: 'ehr', patientId: patient.id, trigger: 'api', priority: 'api' }, 0);

@@ -83,6 +83,12 @@ describe('NEWS2: derived examples, built as FHIR Observations', () => {
     expect(r.predictions![0].score).toBe(1);
   });
 
+  it('does not apply to a record with no acute vital sign in 24 h (an outpatient BP is not an episode)', () => {
+    const r = calc.compute(record(patient(60, 'male'), vital('8480-6', 125, 'mm[Hg]')), { asOf: AS_OF });
+    expect(r.exclusion).toMatch(/no respiratory rate, SpO2, pulse or consciousness in the last 24 h/);
+    expect(r.missing).toEqual([]);
+  });
+
   it('lists vital signs older than 24 h as stale instead of scoring them', () => {
     const old = vitals({ rr: 16, spo2: 98, sbp: 125, hr: 72, consciousness: gcs(15), temp: 37 });
     old[0] = vital('9279-1', 16, '/min', hoursBefore(30));
@@ -96,7 +102,10 @@ describe('NEWS2: derived examples, built as FHIR Observations', () => {
 describe('qSOFA: derived examples', () => {
   const calc = createQsofaCalculator();
   const qsofa = (rr: number, gcsScore: number, sbp: number) =>
-    calc.compute(record(patient(60, 'male'), vital('9279-1', rr, '/min'), gcs(gcsScore), vital('8480-6', sbp, 'mm[Hg]')), { asOf: AS_OF });
+    calc.compute(
+      record(patient(60, 'male'), vital('9279-1', rr, '/min'), gcs(gcsScore), vital('8480-6', sbp, 'mm[Hg]')),
+      { asOf: AS_OF },
+    );
 
   it('RR 24, GCS 14, SBP 95 → 3 (high)', () => {
     expect(qsofa(24, 14, 95).predictions![0]).toMatchObject({ score: 3, qualitativeRisk: 'high', calculator: 'qsofa' });
@@ -111,7 +120,9 @@ describe('qSOFA: derived examples', () => {
   });
 
   it('names a missing mentation assessment instead of assuming alert', () => {
-    const r = calc.compute(record(patient(60, 'male'), vital('9279-1', 24, '/min'), vital('8480-6', 95, 'mm[Hg]')), { asOf: AS_OF });
+    const r = calc.compute(record(patient(60, 'male'), vital('9279-1', 24, '/min'), vital('8480-6', 95, 'mm[Hg]')), {
+      asOf: AS_OF,
+    });
     expect(r.predictions).toBeUndefined();
     expect(r.missing).toEqual([expect.objectContaining({ name: 'Consciousness', reason: 'missing' })]);
   });

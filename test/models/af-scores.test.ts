@@ -46,8 +46,12 @@ describe('CHA2DS2-VASc: derived examples (ESC 2010 table)', () => {
   });
 
   it('uses the Friberg 2012 rates when configured (score 4 → 4.8 %/yr)', () => {
-    const friberg = createCha2ds2VascCalculator(CalculatorParamsSchema.parse({ cha2ds2vasc: { strokeRateTable: 'friberg-2012' } }));
-    const r = friberg.compute(record(patient(72, 'female'), af(), condition('38341003'), condition('44054006')), { asOf: AS_OF });
+    const friberg = createCha2ds2VascCalculator(
+      CalculatorParamsSchema.parse({ cha2ds2vasc: { strokeRateTable: 'friberg-2012' } }),
+    );
+    const r = friberg.compute(record(patient(72, 'female'), af(), condition('38341003'), condition('44054006')), {
+      asOf: AS_OF,
+    });
     expect(r.predictions![0].probability).toBeCloseTo(0.048, 12);
     expect(r.predictions![0].method).toMatch(/Friberg 2012/);
   });
@@ -70,8 +74,17 @@ describe('HAS-BLED: derived examples', () => {
   it('70 y on warfarin with labile INR, plus aspirin: E 1 + L 1 + D 1 = 3 (high)', () => {
     // 1 of 4 INRs in 2.0–3.0 in the last 180 days: time in range 25 % < 60 % → labile.
     const r = calc.compute(
-      record(patient(70, 'male'), af(), ...normalLabs(), medication('Warfarin Sodium 5 MG Oral Tablet'),
-        medication('Aspirin 81 MG Oral Tablet', '2021-03-01'), inr(1.6, 10), inr(3.8, 40), inr(2.4, 70), inr(1.4, 100)),
+      record(
+        patient(70, 'male'),
+        af(),
+        ...normalLabs(),
+        medication('Warfarin Sodium 5 MG Oral Tablet'),
+        medication('Aspirin 81 MG Oral Tablet', '2021-03-01'),
+        inr(1.6, 10),
+        inr(3.8, 40),
+        inr(2.4, 70),
+        inr(1.4, 100),
+      ),
       { asOf: AS_OF },
     );
     const p = r.predictions![0];
@@ -85,7 +98,13 @@ describe('HAS-BLED: derived examples', () => {
 
   it('60 y with SBP 170 and prior stroke: H 1 + S 1 = 2', () => {
     const r = calc.compute(
-      record(patient(60, 'female'), af(), bpPanel(170), quantity('2160-0', 0.9, 'mg/dL'), condition('230690007', '2019-05-01')),
+      record(
+        patient(60, 'female'),
+        af(),
+        bpPanel(170),
+        quantity('2160-0', 0.9, 'mg/dL'),
+        condition('230690007', '2019-05-01'),
+      ),
       { asOf: AS_OF },
     );
     expect(r.predictions![0]).toMatchObject({ score: 2, qualitativeRisk: 'moderate' });
@@ -94,14 +113,19 @@ describe('HAS-BLED: derived examples', () => {
   });
 
   it('counts an unassessable INR as 0 and lists it, calling the score a minimum', () => {
-    const r = calc.compute(record(patient(70, 'male'), af(), ...normalLabs(), medication('Warfarin Sodium 5 MG Oral Tablet')), { asOf: AS_OF });
+    const r = calc.compute(
+      record(patient(70, 'male'), af(), ...normalLabs(), medication('Warfarin Sodium 5 MG Oral Tablet')),
+      { asOf: AS_OF },
+    );
     expect(r.predictions![0].score).toBe(1);
     expect(r.missing).toEqual([expect.objectContaining({ name: 'INR series', reason: 'missing' })]);
     expect(r.predictions![0].rationale).toMatch(/score is a minimum/);
   });
 
   it('scores abnormal renal function from creatinine ≥ 200 µmol/L', () => {
-    const r = calc.compute(record(patient(50, 'male'), af(), bpPanel(120), quantity('14682-9', 210, 'umol/L')), { asOf: AS_OF });
+    const r = calc.compute(record(patient(50, 'male'), af(), bpPanel(120), quantity('14682-9', 210, 'umol/L')), {
+      asOf: AS_OF,
+    });
     expect(r.predictions![0].score).toBe(1);
   });
 });

@@ -31,7 +31,13 @@ export function patient(age: number, gender: Patient['gender'], extra: Partial<P
 }
 
 /** A final Observation with a quantity value (UCUM unit). */
-export function quantity(code: string, value: number, unit: string, date = '2021-03-01', extra: Partial<Observation> = {}): Observation {
+export function quantity(
+  code: string,
+  value: number,
+  unit: string,
+  date = '2021-03-01',
+  extra: Partial<Observation> = {},
+): Observation {
   return {
     resourceType: 'Observation',
     id: nextId('o'),
@@ -76,7 +82,9 @@ export function condition(code: string, onset = '2015-01-01', system = SCT, extr
   return {
     resourceType: 'Condition',
     id: nextId('c'),
-    clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'active' }] },
+    clinicalStatus: {
+      coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'active' }],
+    },
     code: { coding: [{ system, code }] },
     subject: { reference: 'Patient/x' },
     onsetDateTime: onset,
@@ -85,7 +93,11 @@ export function condition(code: string, onset = '2015-01-01', system = SCT, extr
 }
 
 /** An active MedicationRequest for a clinical drug named like RxNorm (e.g. "Warfarin Sodium 5 MG Oral Tablet"). */
-export function medication(display: string, authoredOn = '2020-06-01', status: MedicationRequest['status'] = 'active'): MedicationRequest {
+export function medication(
+  display: string,
+  authoredOn = '2020-06-01',
+  status: MedicationRequest['status'] = 'active',
+): MedicationRequest {
   return {
     resourceType: 'MedicationRequest',
     id: nextId('m'),

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { charlsonAgePoints, charlsonTenYearSurvival, createCharlsonCalculator } from '../../src/models/calculators/charlson.js';
+import {
+  charlsonAgePoints,
+  charlsonTenYearSurvival,
+  createCharlsonCalculator,
+} from '../../src/models/calculators/charlson.js';
 import { AS_OF, condition, ICD10, patient, record } from './builders.js';
 
 // Source: docs/risk-models.md §6. Survival 0.983^(e^(0.9 × CCI)) as used by MDCalc; the doc's table of estimated
@@ -8,7 +12,8 @@ import { AS_OF, condition, ICD10, patient, record } from './builders.js';
 describe('charlsonTenYearSurvival: the checked survival table', () => {
   const table = [98.3, 95.9, 90.1, 77.5, 53.4, 21.4, 2.2];
   table.forEach((pct, cci) => {
-    it(`CCI ${cci} → ${pct} %`, () => expect(Math.abs(charlsonTenYearSurvival(cci) * 100 - pct)).toBeLessThanOrEqual(0.05));
+    it(`CCI ${cci} → ${pct} %`, () =>
+      expect(Math.abs(charlsonTenYearSurvival(cci) * 100 - pct)).toBeLessThanOrEqual(0.05));
   });
 
   it('age points: <50 → 0, 50–59 → 1, 60–69 → 2, 70–79 → 3, ≥80 → 4', () => {
@@ -53,7 +58,10 @@ describe('age-adjusted Charlson: derived examples over FHIR', () => {
       patient(45, 'male'),
       condition('E11.21', '2015-01-01', ICD10),
       condition('E11.9', '2014-01-01', ICD10),
-      condition('C18.7', '2010-01-01', ICD10, { clinicalStatus: { coding: [{ code: 'resolved' }] }, abatementDateTime: '2011-01-01' }),
+      condition('C18.7', '2010-01-01', ICD10, {
+        clinicalStatus: { coding: [{ code: 'resolved' }] },
+        abatementDateTime: '2011-01-01',
+      }),
     );
     expect(p.score).toBe(2);
   });

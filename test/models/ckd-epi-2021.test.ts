@@ -49,7 +49,12 @@ describe('CKD-EPI 2021 calculator over FHIR', () => {
   ])('reads creatinine %s (%f %s) and reports eGFR 44.1 as its own output', (code, value, unit) => {
     const r = calc.compute(record(female43(), quantity(code, value, unit)), { asOf: AS_OF });
     const p = r.predictions![0];
-    expect(p).toMatchObject({ calculator: 'ckd-epi-2021', score: 44.1, scoreUnit: 'mL/min/{1.73_m2}', qualitativeRisk: 'high' });
+    expect(p).toMatchObject({
+      calculator: 'ckd-epi-2021',
+      score: 44.1,
+      scoreUnit: 'mL/min/{1.73_m2}',
+      qualitativeRisk: 'high',
+    });
     expect(p.category).toMatch(/^G3b \(eGFR 30–44\), albuminuria unknown/);
     expect(p.probability).toBeUndefined();
     const egfr = p.inputsUsed.find((u) => u.name === 'eGFR')!;
@@ -61,10 +66,15 @@ describe('CKD-EPI 2021 calculator over FHIR', () => {
 
   it('refines the KDIGO risk with a UACR in mg/mmol (× 8.84 → mg/g)', () => {
     // 5 mg/mmol = 44.2 mg/g → A2; G3b × A2 = very high.
-    const r = calc.compute(record(female43(), quantity('2160-0', 1.5, 'mg/dL'), quantity('14958-3', 5, 'mg/mmol')), { asOf: AS_OF });
+    const r = calc.compute(record(female43(), quantity('2160-0', 1.5, 'mg/dL'), quantity('14958-3', 5, 'mg/mmol')), {
+      asOf: AS_OF,
+    });
     expect(r.missing).toEqual([]);
     expect(r.predictions![0].category).toBe('G3b (eGFR 30–44), A2 (ACR 30–300 mg/g): KDIGO very high risk');
-    expect(r.predictions![0].inputsUsed.find((u) => u.name === 'Urine albumin/creatinine ratio')?.value).toBeCloseTo(44.2, 6);
+    expect(r.predictions![0].inputsUsed.find((u) => u.name === 'Urine albumin/creatinine ratio')?.value).toBeCloseTo(
+      44.2,
+      6,
+    );
   });
 
   it('reports a creatinine older than the 2-year window as stale, and a minor as out of range', () => {

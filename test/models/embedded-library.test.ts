@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Bundle } from '@medplum/fhirtypes';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CALCULATOR_IDS } from '../../src/models/calculators/index.js';
 import { createEmbeddedModel, EMBEDDED_MODEL_VERSION } from '../../src/models/embedded-model.js';
 import { formatTable, offlineRegistryFromFile, scoreBundle } from '../../src/models/score.js';
@@ -20,8 +20,16 @@ describe('scoreBundle with the whole library (fhir-assess score)', () => {
     const [out] = await scoreBundle(fixture(), { asOf: AS_OF });
     expect(out.modelVersion).toBe(EMBEDDED_MODEL_VERSION);
     const risk = (id: string) => out.predictions.find((p) => p.calculator === id)?.probability ?? Number.NaN;
-    const expected = { '10y-cvd': 0.147, '10y-ascvd': 0.092, '10y-hf': 0.081, '30y-cvd': 0.53, '30y-ascvd': 0.354, '30y-hf': 0.39 };
-    for (const [k, v] of Object.entries(expected)) expect(Math.abs(risk(`prevent-base-${k}`) - v), k).toBeLessThanOrEqual(0.0005);
+    const expected = {
+      '10y-cvd': 0.147,
+      '10y-ascvd': 0.092,
+      '10y-hf': 0.081,
+      '30y-cvd': 0.53,
+      '30y-ascvd': 0.354,
+      '30y-hf': 0.39,
+    };
+    for (const [k, v] of Object.entries(expected))
+      expect(Math.abs(risk(`prevent-base-${k}`) - v), k).toBeLessThanOrEqual(0.0005);
     // Every calculator is accounted for: computed, excluded or not computed with reasons.
     for (const calc of CALCULATOR_IDS) {
       const seen =
@@ -30,9 +38,18 @@ describe('scoreBundle with the whole library (fhir-assess score)', () => {
         out.missing.some((m) => m.calculator === calc);
       expect(seen, calc).toBe(true);
     }
-    // No AF; eGFR 90 is above KFRE's CKD G3–G5 population.
-    expect(out.exclusions.map((e) => e.calculator).sort()).toEqual(['cha2ds2-vasc', 'has-bled', 'kfre-4v']);
-    expect(out.missing.find((m) => m.calculator === 'ckd-epi-2021')).toMatchObject({ name: 'Serum creatinine', reason: 'missing' });
+    // No AF; eGFR 90 is above KFRE's CKD G3–G5 population; no acute episode for NEWS2/qSOFA.
+    expect(out.exclusions.map((e) => e.calculator).sort()).toEqual([
+      'cha2ds2-vasc',
+      'has-bled',
+      'kfre-4v',
+      'news2',
+      'qsofa',
+    ]);
+    expect(out.missing.find((m) => m.calculator === 'ckd-epi-2021')).toMatchObject({
+      name: 'Serum creatinine',
+      reason: 'missing',
+    });
     // Charlson: diabetes 1 + age 50 → 1 = 2 → 90.1 % 10-year survival (risk-models.md §6 table).
     expect(out.predictions.find((p) => p.calculator === 'charlson-age-adjusted')).toMatchObject({ score: 2 });
     expect(new Set(out.predictions.map((p) => p.calculator)).size).toBe(out.predictions.length);
@@ -43,19 +60,34 @@ describe('scoreBundle with the whole library (fhir-assess score)', () => {
   it('accepts calculator ids in --models and prints one inputs table per calculator', async () => {
     const outputs = await scoreBundle(fixture(), { asOf: AS_OF, models: ['prevent-base', 'charlson-age-adjusted'] });
     expect(outputs).toHaveLength(1);
-    expect(outputs[0].predictions.map((p) => p.group ?? p.calculator)).toEqual([...Array(6).fill('prevent-base'), 'charlson-age-adjusted']);
+    expect(outputs[0].predictions.map((p) => p.group ?? p.calculator)).toEqual([
+      ...Array(6).fill('prevent-base'),
+      'charlson-age-adjusted',
+    ]);
     const text = formatTable(outputs);
     expect(text.match(/Inputs used by prevent-base:/g)).toHaveLength(1);
     expect(text).toContain('14.68 %');
     expect(text).toContain('2 (9.85 %)'); // Charlson score with its 10-year mortality (1 − 0.983^(e^1.8))
-    await expect(scoreBundle(fixture(), { models: ['framingham'] })).rejects.toThrow(/Unknown model or calculator id\(s\): framingham/);
+    await expect(scoreBundle(fixture(), { models: ['framingham'] })).rejects.toThrow(
+      /Unknown model or calculator id\(s\): framingham/,
+    );
   });
 
   it('runs the embedded models of a models file, with their parameters', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'score-models-'));
     try {
       const path = join(dir, 'models.json');
-      writeFileSync(path, JSON.stringify([{ type: 'embedded', id: 'cardio', calculators: ['prevent-base'], parameters: { prevent: { tenYearBands: [0.05, 0.075, 0.1] } } }]));
+      writeFileSync(
+        path,
+        JSON.stringify([
+          {
+            type: 'embedded',
+            id: 'cardio',
+            calculators: ['prevent-base'],
+            parameters: { prevent: { tenYearBands: [0.05, 0.075, 0.1] } },
+          },
+        ]),
+      );
       const [out] = await scoreBundle(fixture(), { asOf: AS_OF, registry: offlineRegistryFromFile(path) });
       expect(out.modelId).toBe('cardio');
       expect(out.predictions.find((p) => p.calculator === 'prevent-base-10y-cvd')?.qualitativeRisk).toBe('high'); // 14.7 % ≥ 10 %
@@ -74,7 +106,9 @@ describe('createEmbeddedModel', () => {
 
   it('says which calculators computed only partly', async () => {
     const b = fixture();
-    b.entry = b.entry!.filter((e) => (e.resource as { code?: { coding?: { code?: string }[] } }).code?.coding?.[0]?.code !== '39156-5');
+    b.entry = b.entry!.filter(
+      (e) => (e.resource as { code?: { coding?: { code?: string }[] } }).code?.coding?.[0]?.code !== '39156-5',
+    );
     const [out] = await scoreBundle(b, { asOf: AS_OF, models: ['prevent-base'] });
     expect(out.summary).toMatch(/AHA PREVENT base equations computed without: Body mass index missing\./);
   });

@@ -48,13 +48,20 @@ describe('KFRE calculator over FHIR', () => {
     const egfr = two.inputsUsed.find((u) => u.name === 'eGFR')!;
     expect(egfr.derivation).toMatch(/^CKD-EPI 2021/);
     expect(two).toMatchObject({ calculator: 'kfre-4v-2y', group: 'kfre-4v', horizonYears: 2 });
-    expect(two.probability).toBeCloseTo(kfreRisk({ age: 57, male: false, egfr: egfr.value as number, uacr: 1762 }, 2, 'non-north-america'), 12);
+    expect(two.probability).toBeCloseTo(
+      kfreRisk({ age: 57, male: false, egfr: egfr.value as number, uacr: 1762 }, 2, 'non-north-america'),
+      12,
+    );
     expect(five).toMatchObject({ calculator: 'kfre-4v-5y', horizonYears: 5, qualitativeRisk: 'high' });
     expect(five.method).toMatch(/non-North-American/);
   });
 
   it('accepts a reported MDRD eGFR (33914-3, as Synthea writes it) when there is no creatinine', () => {
-    const rec = record(patient(57, 'female'), quantity('33914-3', 15, 'mL/min'), quantity('14959-1', 1762.00184, 'mg/g'));
+    const rec = record(
+      patient(57, 'female'),
+      quantity('33914-3', 15, 'mL/min'),
+      quantity('14959-1', 1762.00184, 'mg/g'),
+    );
     const r = nonNa.compute(rec, { asOf: AS_OF });
     // Whole-year age 57 instead of 57.28 moves the example slightly: 2-y risk within 0.5 pp of 44.66 %.
     expect(Math.abs(r.predictions![0].probability! * 100 - 44.66)).toBeLessThan(0.5);

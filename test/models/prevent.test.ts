@@ -1,10 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parsePreventCsv, PREVENT_DATA_DIR, preventBaseTable } from '../../src/models/calculators/prevent-coefficients.js';
-import { type PreventInputs, preventRisk } from '../../src/models/calculators/prevent-equations.js';
-import { createPreventCalculator, preventCategory } from '../../src/models/calculators/prevent.js';
 import { DEFAULT_PARAMS } from '../../src/models/calculators/params.js';
+import { createPreventCalculator, preventCategory } from '../../src/models/calculators/prevent.js';
+import {
+  PREVENT_DATA_DIR,
+  parsePreventCsv,
+  preventBaseTable,
+} from '../../src/models/calculators/prevent-coefficients.js';
+import { type PreventInputs, preventRisk } from '../../src/models/calculators/prevent-equations.js';
 import { AS_OF, bpPanel, condition, medication, patient, quantity, record, smoking } from './builders.js';
 
 // Source: preventr (Mayer M, CRAN v0.12.0) tests/testthat/test-estimate_risk.R, base model, outputs rounded to
@@ -64,7 +68,9 @@ describe('PREVENT coefficient files (data/prevent)', () => {
 
   it('rejects a file with an unknown term, naming it', () => {
     const text = readFileSync(join(PREVENT_DATA_DIR, 'prevent_base_10yr_coefficients.csv'), 'utf8');
-    expect(() => parsePreventCsv(text.replace('Statin use', 'Statin dose'), 'x.csv')).toThrow(/x.csv: unknown PREVENT term "Statin dose"/);
+    expect(() => parsePreventCsv(text.replace('Statin use', 'Statin dose'), 'x.csv')).toThrow(
+      /x.csv: unknown PREVENT term "Statin dose"/,
+    );
   });
 });
 
@@ -83,7 +89,10 @@ describe('preventCategory', () => {
 });
 
 /** Example A as a FHIR record; eGFR 90 reported as CKD-EPI 2021 (98979-8) so the inputs are exact. */
-function exampleARecord(extra: Parameters<typeof record>[1][] = [], egfr = quantity('98979-8', 90, 'mL/min/{1.73_m2}')) {
+function exampleARecord(
+  extra: Parameters<typeof record>[1][] = [],
+  egfr = quantity('98979-8', 90, 'mL/min/{1.73_m2}'),
+) {
   return record(
     patient(50, 'female'),
     bpPanel(160),
@@ -108,19 +117,36 @@ describe('PREVENT calculator over FHIR', () => {
     expect(Object.keys(byId).sort()).toEqual(
       ['10y-ascvd', '10y-cvd', '10y-hf', '30y-ascvd', '30y-cvd', '30y-hf'].map((s) => `prevent-base-${s}`),
     );
-    const expected: Record<string, number> = { '10y-cvd': 0.147, '10y-ascvd': 0.092, '10y-hf': 0.081, '30y-cvd': 0.53, '30y-ascvd': 0.354, '30y-hf': 0.39 };
+    const expected: Record<string, number> = {
+      '10y-cvd': 0.147,
+      '10y-ascvd': 0.092,
+      '10y-hf': 0.081,
+      '30y-cvd': 0.53,
+      '30y-ascvd': 0.354,
+      '30y-hf': 0.39,
+    };
     for (const [k, v] of Object.entries(expected)) {
       const p = byId[`prevent-base-${k}`];
       expect(Math.abs(p.probability! - v)).toBeLessThanOrEqual(TOLERANCE);
       expect(p.group).toBe('prevent-base');
       expect(p.horizonYears).toBe(Number(k.slice(0, 2)));
     }
-    expect(byId['prevent-base-10y-cvd']).toMatchObject({ qualitativeRisk: 'moderate', category: expect.stringMatching(/^intermediate/) });
+    expect(byId['prevent-base-10y-cvd']).toMatchObject({
+      qualitativeRisk: 'moderate',
+      category: expect.stringMatching(/^intermediate/),
+    });
     expect(byId['prevent-base-10y-hf'].outcome.coding?.[0].code).toBe('84114007');
     const used = Object.fromEntries(byId['prevent-base-10y-hf'].inputsUsed.map((u) => [u.name, u]));
-    expect(used['Systolic blood pressure']).toMatchObject({ value: 160, unit: 'mm[Hg]', source: expect.stringMatching(/^Observation\//) });
+    expect(used['Systolic blood pressure']).toMatchObject({
+      value: 160,
+      unit: 'mm[Hg]',
+      source: expect.stringMatching(/^Observation\//),
+    });
     expect(used.eGFR).toMatchObject({ value: 90, derivation: expect.stringContaining('reported') });
-    expect(used['Treated for hypertension']).toMatchObject({ value: true, source: expect.stringMatching(/^MedicationRequest\//) });
+    expect(used['Treated for hypertension']).toMatchObject({
+      value: true,
+      source: expect.stringMatching(/^MedicationRequest\//),
+    });
     // BMI enters only the heart-failure equations.
     expect(byId['prevent-base-10y-cvd'].inputsUsed.some((u) => u.name === 'Body mass index')).toBe(false);
   });
@@ -136,7 +162,9 @@ describe('PREVENT calculator over FHIR', () => {
 
   it('makes CVD and ASCVD but not HF predictions without BMI, and says why', () => {
     const rec = exampleARecord();
-    rec.bundle.entry = rec.bundle.entry!.filter((e) => (e.resource as { code?: { coding?: { code?: string }[] } }).code?.coding?.[0]?.code !== '39156-5');
+    rec.bundle.entry = rec.bundle.entry!.filter(
+      (e) => (e.resource as { code?: { coding?: { code?: string }[] } }).code?.coding?.[0]?.code !== '39156-5',
+    );
     const r = createPreventCalculator().compute(rec, { asOf: AS_OF });
     expect(r.predictions!.map((p) => p.calculator)).not.toContain('prevent-base-10y-hf');
     expect(r.predictions).toHaveLength(4);
@@ -144,14 +172,31 @@ describe('PREVENT calculator over FHIR', () => {
   });
 
   it('reports SBP above 180 mmHg as out of range and makes no prediction', () => {
-    const rec = record(patient(50, 'female'), bpPanel(185), quantity('2093-3', 200, 'mg/dL'), quantity('2085-9', 45, 'mg/dL'), quantity('98979-8', 90, 'mL/min/{1.73_m2}'), smoking('never'));
+    const rec = record(
+      patient(50, 'female'),
+      bpPanel(185),
+      quantity('2093-3', 200, 'mg/dL'),
+      quantity('2085-9', 45, 'mg/dL'),
+      quantity('98979-8', 90, 'mL/min/{1.73_m2}'),
+      smoking('never'),
+    );
     const r = calc.compute(rec, { asOf: AS_OF });
     expect(r.predictions).toBeUndefined();
-    expect(r.missing).toContainEqual(expect.objectContaining({ name: 'Systolic blood pressure', reason: 'out-of-range' }));
+    expect(r.missing).toContainEqual(
+      expect.objectContaining({ name: 'Systolic blood pressure', reason: 'out-of-range' }),
+    );
   });
 
   it('gives no 30-year risk at 65 (defined for 30–59) and says so', () => {
-    const rec = record(patient(65, 'male'), bpPanel(130), quantity('2093-3', 200, 'mg/dL'), quantity('2085-9', 45, 'mg/dL'), quantity('98979-8', 80, 'mL/min/{1.73_m2}'), quantity('39156-5', 27, 'kg/m2'), smoking('former'));
+    const rec = record(
+      patient(65, 'male'),
+      bpPanel(130),
+      quantity('2093-3', 200, 'mg/dL'),
+      quantity('2085-9', 45, 'mg/dL'),
+      quantity('98979-8', 80, 'mL/min/{1.73_m2}'),
+      quantity('39156-5', 27, 'kg/m2'),
+      smoking('former'),
+    );
     const r = calc.compute(rec, { asOf: AS_OF });
     expect(r.predictions!.every((p) => p.horizonYears === 10)).toBe(true);
     expect(r.missing).toEqual([expect.objectContaining({ name: 'Age (30-year risk)', reason: 'not-applicable' })]);

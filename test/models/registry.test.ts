@@ -44,7 +44,12 @@ describe('loadModelSpecs', () => {
       defaultMode: 'preliminary',
       models: [
         { type: 'embedded', id: 'cardio', calculators: ['pce-2013', 'prevent-base'], mode: 'final' },
-        { type: 'embedded', id: 'kidney', calculators: ['ckd-epi-2021', 'kfre-4v'], parameters: { kfre: { region: 'non-north-america' }, recency: { kidneyYears: 1 } } },
+        {
+          type: 'embedded',
+          id: 'kidney',
+          calculators: ['ckd-epi-2021', 'kfre-4v'],
+          parameters: { kfre: { region: 'non-north-america' }, recency: { kidneyYears: 1 } },
+        },
         remote,
       ],
     });
@@ -57,15 +62,22 @@ describe('loadModelSpecs', () => {
       ['foundry-gpt', 'shadow'],
     ]);
     // A non-default configuration is a new version (so write-backs of the old one are not reused).
-    expect(registry[0].model.version).toMatch(new RegExp(`^${EMBEDDED_MODEL_VERSION.replaceAll('.', '\\.')}\\+[0-9a-f]{8}$`));
+    expect(registry[0].model.version).toMatch(
+      new RegExp(`^${EMBEDDED_MODEL_VERSION.replaceAll('.', '\\.')}\\+[0-9a-f]{8}$`),
+    );
     expect(registry[1].model.version).not.toBe(registry[0].model.version);
     expect(registry[1].model.requires.resourceTypes).toContain('Procedure');
     expect(registry[2].model).toMatchObject({ version: 'gpt-4o-2024-08-06+risk-v1', mayReceiveIdentifiedData: false });
   });
 
   it('When MODELS lists ids, Then only those run; an unknown id is a problem', () => {
-    const path = file([{ type: 'embedded', id: 'a' }, { type: 'embedded', id: 'b' }]);
-    expect(loadModelSpecs({ MODELS_FILE: path, MODELS: 'b', MODEL_MODE: 'preliminary' }, {}).models.map((m) => m.id)).toEqual(['b']);
+    const path = file([
+      { type: 'embedded', id: 'a' },
+      { type: 'embedded', id: 'b' },
+    ]);
+    expect(
+      loadModelSpecs({ MODELS_FILE: path, MODELS: 'b', MODEL_MODE: 'preliminary' }, {}).models.map((m) => m.id),
+    ).toEqual(['b']);
     expect(loadModelSpecs({ MODELS_FILE: path, MODELS: 'b,zzz', MODEL_MODE: 'preliminary' }, {}).problems).toEqual([
       'MODELS: unknown model id zzz; configured: a, b',
     ]);
@@ -89,12 +101,16 @@ describe('loadModelSpecs', () => {
     const path = file([remote, { type: 'embedded', id: 'foundry-gpt' }]);
     const { problems } = loadModelSpecs({ MODELS_FILE: path, MODEL_MODE: 'preliminary' }, {});
     expect(problems).toContain('MODELS_FILE: model id foundry-gpt appears twice');
-    expect(problems).toContain('MODELS_FILE: model foundry-gpt: environment variable FOUNDRY_KEY (its api-key) is not set');
+    expect(problems).toContain(
+      'MODELS_FILE: model foundry-gpt: environment variable FOUNDRY_KEY (its api-key) is not set',
+    );
   });
 
   it('When the file is not JSON, Then the problem names the file', () => {
     const path = file('{ not json');
-    expect(loadModelSpecs({ MODELS_FILE: path, MODEL_MODE: 'preliminary' }, {}).problems[0]).toMatch(/^MODELS_FILE: cannot read .*models-\d+\.json/);
+    expect(loadModelSpecs({ MODELS_FILE: path, MODEL_MODE: 'preliminary' }, {}).problems[0]).toMatch(
+      /^MODELS_FILE: cannot read .*models-\d+\.json/,
+    );
   });
 });
 
@@ -107,7 +123,11 @@ describe('loadConfig with models', () => {
 
   it('When both the environment and MODELS_FILE are wrong, Then one ConfigError lists all of it', () => {
     try {
-      loadConfig({ FHIR_BASE_URL: 'http://h/fhir', PORT: '99999', MODELS_FILE: file([{ type: 'embedded', calculators: ['nope'] }]) });
+      loadConfig({
+        FHIR_BASE_URL: 'http://h/fhir',
+        PORT: '99999',
+        MODELS_FILE: file([{ type: 'embedded', calculators: ['nope'] }]),
+      });
       expect.unreachable();
     } catch (e) {
       expect(e).toBeInstanceOf(ConfigError);

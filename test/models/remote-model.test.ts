@@ -86,14 +86,32 @@ describe('hosted model over the chat-completions protocol', () => {
     expect(req.headers.authorization).toBeUndefined();
     expect(req.body.stream).toBe(false);
     expect(req.body.model).toBeUndefined(); // the deployment is in the URL
-    expect(req.body.response_format).toMatchObject({ type: 'json_schema', json_schema: { name: 'fhir_assess_risk_output', strict: true } });
+    expect(req.body.response_format).toMatchObject({
+      type: 'json_schema',
+      json_schema: { name: 'fhir_assess_risk_output', strict: true },
+    });
     const messages = req.body.messages as { role: string; content: string }[];
     expect(messages[0].content).toMatch(/fhir-assess risk-v1/);
-    expect(JSON.parse(messages[1].content)).toMatchObject({ promptVersion: 'risk-v1', asOf: '2021-04-01', record: { resourceType: 'Bundle' } });
-    expect(out).toMatchObject({ modelId: 'hosted-risk', modelVersion: 'gpt-test-2024+risk-v1', summary: 'Moderate 10-year cardiovascular risk.' });
-    expect(out.predictions[0]).toMatchObject({ calculator: 'cv-event-10y', probability: 0.12, qualitativeRisk: 'moderate', horizonYears: 10 });
+    expect(JSON.parse(messages[1].content)).toMatchObject({
+      promptVersion: 'risk-v1',
+      asOf: '2021-04-01',
+      record: { resourceType: 'Bundle' },
+    });
+    expect(out).toMatchObject({
+      modelId: 'hosted-risk',
+      modelVersion: 'gpt-test-2024+risk-v1',
+      summary: 'Moderate 10-year cardiovascular risk.',
+    });
+    expect(out.predictions[0]).toMatchObject({
+      calculator: 'cv-event-10y',
+      probability: 0.12,
+      qualitativeRisk: 'moderate',
+      horizonYears: 10,
+    });
     expect(out.basis).toEqual([{ reference: refs(rec)[1] }]);
-    expect(out.missing).toEqual([{ calculator: 'hosted-risk', name: 'HDL cholesterol', reason: 'missing', detail: undefined }]);
+    expect(out.missing).toEqual([
+      { calculator: 'hosted-risk', name: 'HDL cholesterol', reason: 'missing', detail: undefined },
+    ]);
     expect(out.usage).toEqual({ promptTokens: 900, completionTokens: 150, totalTokens: 1050 });
     expect(model.mayReceiveIdentifiedData).toBe(false);
   });
@@ -101,7 +119,14 @@ describe('hosted model over the chat-completions protocol', () => {
   it('When the provider is OpenAI-compatible, Then it uses {endpoint}/chat/completions, a bearer token and `model`', async () => {
     const rec = deidRecord();
     server.script(completion(goodReply(rec)));
-    const model = createRemoteModel(spec({ provider: 'openai-compatible', endpoint: `${server.url}/v1`, apiVersion: undefined, auth: { type: 'bearer', tokenEnv: 'X' } }));
+    const model = createRemoteModel(
+      spec({
+        provider: 'openai-compatible',
+        endpoint: `${server.url}/v1`,
+        apiVersion: undefined,
+        auth: { type: 'bearer', tokenEnv: 'X' },
+      }),
+    );
     await model.assess(rec, { asOf: AS_OF });
     expect(server.requests[0].url).toBe('/v1/chat/completions');
     expect(server.requests[0].headers.authorization).toBe('Bearer test-secret-key');
@@ -110,7 +135,9 @@ describe('hosted model over the chat-completions protocol', () => {
 
   it('When the record is not marked de-identified, Then it refuses before sending anything', async () => {
     server.script(completion(goodReply(deidRecord())));
-    const err = await failure(createRemoteModel(spec()).assess({ ...deidRecord(), deidentified: undefined }, { asOf: AS_OF }));
+    const err = await failure(
+      createRemoteModel(spec()).assess({ ...deidRecord(), deidentified: undefined }, { asOf: AS_OF }),
+    );
     expect(err).toMatchObject({ kind: 'not-deidentified', permanent: true });
     expect(server.requests).toHaveLength(0);
   });
@@ -120,7 +147,17 @@ describe('hosted model over the chat-completions protocol', () => {
     const model = createRemoteModel(spec());
     const view = viewFor(model, real, AS_OF, 'a-test-secret-of-at-least-32-characters!');
     expect(view.record.deidentified).toBe(true);
-    server.script(completion({ ...goodReply(view.record), predictions: [{ ...goodReply(view.record).predictions[0], inputsUsed: [{ name: 'SBP', value: '150', unit: null, source: refs(view.record)[1] }] }] }));
+    server.script(
+      completion({
+        ...goodReply(view.record),
+        predictions: [
+          {
+            ...goodReply(view.record).predictions[0],
+            inputsUsed: [{ name: 'SBP', value: '150', unit: null, source: refs(view.record)[1] }],
+          },
+        ],
+      }),
+    );
     const out = view.relink(await model.assess(view.record, { asOf: view.asOf }));
     expect(JSON.stringify(server.requests[0].body)).not.toContain('Doe');
     expect(out.basis).toEqual([{ reference: refs(real)[1] }]); // re-linked to the real Observation
@@ -139,7 +176,11 @@ describe('hosted model over the chat-completions protocol', () => {
   it("When 429s carry Azure's retry-after-ms, Then each wait is that value", async () => {
     const rec = deidRecord();
     const waits: number[] = [];
-    server.script(json(429, {}, { 'retry-after-ms': '1500' }), json(429, {}, { 'retry-after': '3' }), completion(goodReply(rec)));
+    server.script(
+      json(429, {}, { 'retry-after-ms': '1500' }),
+      json(429, {}, { 'retry-after': '3' }),
+      completion(goodReply(rec)),
+    );
     await createRemoteModel(spec(), { sleep: async (ms) => void waits.push(ms) }).assess(rec, { asOf: AS_OF });
     expect(waits).toEqual([1500, 3000]);
   });
@@ -147,7 +188,11 @@ describe('hosted model over the chat-completions protocol', () => {
   it('When the server keeps answering 503, Then it gives up after maxRetries with a transient error', async () => {
     const waits: number[] = [];
     server.script(json(503, { error: 'busy' }));
-    const err = await failure(createRemoteModel(spec({ maxRetries: 2 }), { sleep: async (ms) => void waits.push(ms) }).assess(deidRecord(), { asOf: AS_OF }));
+    const err = await failure(
+      createRemoteModel(spec({ maxRetries: 2 }), { sleep: async (ms) => void waits.push(ms) }).assess(deidRecord(), {
+        asOf: AS_OF,
+      }),
+    );
     expect(err).toMatchObject({ kind: 'server', status: 503, permanent: false });
     expect(server.requests).toHaveLength(3);
     expect(waits).toEqual([10, 20]); // exponential backoff from retryBaseMs without Retry-After
@@ -162,42 +207,69 @@ describe('hosted model over the chat-completions protocol', () => {
 
   it('When no reply comes within timeoutMs, Then it fails with a transient timeout', async () => {
     server.script(hang);
-    const err = await failure(createRemoteModel(spec({ timeoutMs: 200, maxRetries: 0 })).assess(deidRecord(), { asOf: AS_OF }));
+    const err = await failure(
+      createRemoteModel(spec({ timeoutMs: 200, maxRetries: 0 })).assess(deidRecord(), { asOf: AS_OF }),
+    );
     expect(err).toMatchObject({ kind: 'timeout', permanent: false });
   });
 
   it.each([
     ['malformed JSON content', completion('{"predictions": ['), 'malformed'],
-    ['a body that is not JSON', (_r: unknown, res: import('node:http').ServerResponse) => res.end('<html>gateway</html>'), 'malformed'],
+    [
+      'a body that is not JSON',
+      (_r: unknown, res: import('node:http').ServerResponse) => res.end('<html>gateway</html>'),
+      'malformed',
+    ],
     ['no content', completion(null), 'malformed'],
     ['a schema violation (probability 1.5)', 'probability', 'schema'],
     ['a citation of a resource not in the record', 'citation', 'schema'],
-    ['a truncated reply (finish_reason length)', completion('{"predictions":', { finishReason: 'length' }), 'truncated'],
+    [
+      'a truncated reply (finish_reason length)',
+      completion('{"predictions":', { finishReason: 'length' }),
+      'truncated',
+    ],
     ['a refusal', completion(null, { refusal: 'I cannot help with that.' }), 'refused'],
     ['a content-filtered reply', completion(null, { finishReason: 'content_filter' }), 'refused'],
-    ['a content-filtered prompt (Azure HTTP 400)', json(400, { error: { code: 'content_filter', message: 'filtered' } }), 'refused'],
+    [
+      'a content-filtered prompt (Azure HTTP 400)',
+      json(400, { error: { code: 'content_filter', message: 'filtered' } }),
+      'refused',
+    ],
     ['HTTP 401', json(401, { error: { message: 'bad key' } }), 'http'],
-  ] as const)('When the server sends %s, Then it fails permanently (%s) and returns no output', async (_what, handler, kind) => {
-    const rec = deidRecord();
-    const good = goodReply(rec);
-    const h =
-      handler === 'probability'
-        ? completion({ ...good, predictions: [{ ...good.predictions[0], probability: 1.5 }] })
-        : handler === 'citation'
-          ? completion({ ...good, predictions: [{ ...good.predictions[0], inputsUsed: [{ name: 'x', value: '1', unit: null, source: 'Observation/not-there' }] }] })
-          : handler;
-    server.script(h as Parameters<typeof server.script>[0]);
-    const err = await failure(createRemoteModel(spec()).assess(rec, { asOf: AS_OF }));
-    expect(err.kind).toBe(kind);
-    expect(err.permanent).toBe(true);
-    expect(isPermanentModelError(err)).toBe(true);
-    expect(server.requests).toHaveLength(1); // permanent: not retried
-  });
+  ] as const)(
+    'When the server sends %s, Then it fails permanently (%s) and returns no output',
+    async (_what, handler, kind) => {
+      const rec = deidRecord();
+      const good = goodReply(rec);
+      const h =
+        handler === 'probability'
+          ? completion({ ...good, predictions: [{ ...good.predictions[0], probability: 1.5 }] })
+          : handler === 'citation'
+            ? completion({
+                ...good,
+                predictions: [
+                  {
+                    ...good.predictions[0],
+                    inputsUsed: [{ name: 'x', value: '1', unit: null, source: 'Observation/not-there' }],
+                  },
+                ],
+              })
+            : handler;
+      server.script(h as Parameters<typeof server.script>[0]);
+      const err = await failure(createRemoteModel(spec()).assess(rec, { asOf: AS_OF }));
+      expect(err.kind).toBe(kind);
+      expect(err.permanent).toBe(true);
+      expect(isPermanentModelError(err)).toBe(true);
+      expect(server.requests).toHaveLength(1); // permanent: not retried
+    },
+  );
 
   it('When the reply uses more tokens than the budget, Then it fails (budget) and discards the reply', async () => {
     const rec = deidRecord();
     server.script(completion(goodReply(rec), { usage: { prompt_tokens: 5000, completion_tokens: 900 } }));
-    const err = await failure(createRemoteModel(spec({ budget: { maxTotalTokens: 5500 } })).assess(rec, { asOf: AS_OF }));
+    const err = await failure(
+      createRemoteModel(spec({ budget: { maxTotalTokens: 5500 } })).assess(rec, { asOf: AS_OF }),
+    );
     expect(err).toMatchObject({ kind: 'budget', permanent: true });
     expect(err.message).toMatch(/5900 > 5500 tokens/);
   });
@@ -211,7 +283,9 @@ describe('hosted model over the chat-completions protocol', () => {
   });
 
   it('When the prompt alone exceeds the budget, Then it sends nothing', async () => {
-    const err = await failure(createRemoteModel(spec({ budget: { maxTotalTokens: 100 } })).assess(deidRecord(), { asOf: AS_OF }));
+    const err = await failure(
+      createRemoteModel(spec({ budget: { maxTotalTokens: 100 } })).assess(deidRecord(), { asOf: AS_OF }),
+    );
     expect(err.kind).toBe('budget');
     expect(server.requests).toHaveLength(0);
   });
@@ -219,7 +293,9 @@ describe('hosted model over the chat-completions protocol', () => {
   it('When calls keep failing, Then the breaker opens, fails fast, and closes after a successful trial', async () => {
     let now = 1_000_000;
     const rec = deidRecord();
-    const model = createRemoteModel(spec({ maxRetries: 0, breaker: { failureThreshold: 2, cooldownMs: 30_000 } }), { now: () => now });
+    const model = createRemoteModel(spec({ maxRetries: 0, breaker: { failureThreshold: 2, cooldownMs: 30_000 } }), {
+      now: () => now,
+    });
     server.script(json(500, {}), json(500, {}), completion(goodReply(rec)));
     for (let i = 0; i < 2; i++) expect((await failure(model.assess(rec, { asOf: AS_OF }))).kind).toBe('server');
     const open = await failure(model.assess(rec, { asOf: AS_OF }));

@@ -132,7 +132,7 @@ describe.skipIf(!available)(TITLE, () => {
     }
   });
 
-  it('computes KFRE only for CKD G3–G5 with a UACR, and NEWS2/qSOFA for nobody (no RR, SpO2 or consciousness)', () => {
+  it('computes KFRE only for CKD G3–G5 with a UACR, and NEWS2/qSOFA for nobody (no acute vital signs)', () => {
     const kfre = rows.filter((r) => statusOf(r.out, 'kfre-4v') === 'computed');
     for (const r of kfre) {
       expect(r.p.extraFlags.hasUACR).toBe(true);
@@ -146,10 +146,12 @@ describe.skipIf(!available)(TITLE, () => {
       ];
       expect(why.length, r.p.patientId).toBeGreaterThan(0);
     }
-    expect(counts.news2.computed).toBe(0);
-    expect(counts.qsofa.computed).toBe(0);
-    for (const r of rows.filter((x) => x.alive && x.age >= 18)) {
-      expect(r.out.missing).toContainEqual(expect.objectContaining({ calculator: 'news2', name: 'Respiratory rate' }));
+    // No acute vital signs in this data: NEWS2 and qSOFA do not apply to anyone (and say why).
+    for (const calc of ['news2', 'qsofa']) {
+      expect(counts[calc]).toEqual({ computed: 0, excluded: 80, 'not computed': 0 });
+    }
+    for (const r of rows.filter((x) => x.alive)) {
+      expect(r.out.exclusions).toContainEqual({ calculator: 'news2', reason: expect.stringMatching(/acute episode/) });
     }
   });
 });

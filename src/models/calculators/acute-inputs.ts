@@ -4,11 +4,10 @@ import {
   codingsOf,
   GCS_TOTAL,
   INHALED_OXYGEN_CONCENTRATION,
-  isoDay,
   latestObservationValue,
+  OXYGEN_FLOW,
   observationsAsOf,
   observationTime,
-  OXYGEN_FLOW,
   parseFhirDate,
   refOf,
   withMaxAge,
@@ -103,5 +102,14 @@ export function onOxygen(c: InputCollector, hours: number): boolean {
   return on;
 }
 
-/** `YYYY-MM-DD` of the as-of date, for messages. */
-export const asOfDay = (c: InputCollector) => isoDay(c.asOf);
+/** LOINC codes that only an acute assessment records: RR, SpO2, pulse, GCS, AVPU. */
+const ACUTE_CODES = ['9279-1', '59408-5', '2708-6', '8867-4', '9269-2', AVPU_LOINC];
+
+/**
+ * Whether the record holds any acute vital sign in the last `hours`. Without one there is no acute episode to
+ * score, so NEWS2 and qSOFA do not apply (rather than listing every vital sign as missing for every outpatient).
+ */
+export function hasAcuteVitals(c: InputCollector, hours: number): boolean {
+  const start = c.asOf.getTime() - hours * 3_600_000;
+  return observationsAsOf(c.bundle, ACUTE_CODES, c.asOf).some((o) => (observationTime(o)?.getTime() ?? 0) >= start);
+}

@@ -1,7 +1,7 @@
 import type { Calculator, CalculatorResult } from '../calculator.js';
 import {
-  activeMedications,
   ATRIAL_FIBRILLATION,
+  activeMedications,
   DIABETES,
   everConditions,
   HEART_FAILURE,
@@ -41,7 +41,15 @@ export const STROKE_RATE_TABLES = {
  * Rate-control drugs that are also antihypertensives. In an AF patient they are usually given for the
  * arrhythmia, so on their own they do not count as "treated hypertension".
  */
-const RATE_CONTROL = new Set(['verapamil', 'diltiazem', 'metoprolol', 'atenolol', 'bisoprolol', 'carvedilol', 'propranolol']);
+const RATE_CONTROL = new Set([
+  'verapamil',
+  'diltiazem',
+  'metoprolol',
+  'atenolol',
+  'bisoprolol',
+  'carvedilol',
+  'propranolol',
+]);
 
 /** Points items as [label, points] for the rationale. */
 type Item = [string, number];
@@ -50,7 +58,10 @@ type Item = [string, number];
  * 2020 ESC / 2023 ACC/AHA thresholds (risk-models.md §4): men 0 → low, 1 → moderate (consider OAC), ≥2 → high
  * (OAC recommended); women one point higher, since female sex alone adds a point.
  */
-export function cha2ds2VascCategory(score: number, sex: 'male' | 'female'): { category: string; qualitativeRisk: QualitativeRisk } {
+export function cha2ds2VascCategory(
+  score: number,
+  sex: 'male' | 'female',
+): { category: string; qualitativeRisk: QualitativeRisk } {
   const base = sex === 'female' ? score - 1 : score;
   if (base <= 0) return { category: 'low: no anticoagulation indicated', qualitativeRisk: 'low' };
   if (base === 1) return { category: 'moderate: consider oral anticoagulation', qualitativeRisk: 'moderate' };
@@ -73,13 +84,19 @@ function hypertension(c: InputCollector, medicationDays: number): Flag {
 function items(c: InputCollector, age: number, sex: 'male' | 'female', params: CalculatorParams): Item[] {
   const chf = c.condition('Heart failure', HEART_FAILURE, true);
   const lowEf = observationSeries(c.bundle, LV_EJECTION_FRACTION, c.asOf).filter((v) => v.value <= 40);
-  const lvd = c.flag('LV ejection fraction ≤40 %', lowEf.map((v) => ({ source: v.source, date: v.effective })));
+  const lvd = c.flag(
+    'LV ejection fraction ≤40 %',
+    lowEf.map((v) => ({ source: v.source, date: v.effective })),
+  );
   return [
     ['C: heart failure or LV dysfunction', Number(chf.present || lvd.present)],
     ['H: hypertension', Number(hypertension(c, params.recency.medicationDays).present)],
     ['A2: age ≥75', age >= 75 ? 2 : 0],
     ['D: diabetes', Number(c.condition('Diabetes', DIABETES).present)],
-    ['S2: prior stroke, TIA or thromboembolism', 2 * Number(c.condition('Prior stroke/TIA/thromboembolism', STROKE_TIA_THROMBOEMBOLISM, true).present)],
+    [
+      'S2: prior stroke, TIA or thromboembolism',
+      2 * Number(c.condition('Prior stroke/TIA/thromboembolism', STROKE_TIA_THROMBOEMBOLISM, true).present),
+    ],
     ['V: vascular disease', Number(c.condition('Vascular disease', VASCULAR_DISEASE, true).present)],
     ['A: age 65–74', age >= 65 && age < 75 ? 1 : 0],
     ['Sc: female sex', sex === 'female' ? 1 : 0],
@@ -90,7 +107,10 @@ function computeCha2ds2Vasc(record: PatientRecord, { asOf }: ModelContext, param
   const af = everConditions(record.bundle, ATRIAL_FIBRILLATION, asOf);
   if (af.length === 0) return excluded('no atrial fibrillation or flutter on record; CHA2DS2-VASc applies to AF');
   const c = new InputCollector(record, asOf);
-  c.flag('Atrial fibrillation or flutter', af.map((a) => ({ source: a.source, label: a.label, date: a.onset })));
+  c.flag(
+    'Atrial fibrillation or flutter',
+    af.map((a) => ({ source: a.source, label: a.label, date: a.onset })),
+  );
   const d = c.demographics();
   if (!d) return c.result([]);
   const age = c.age(d, [18, 120]);

@@ -83,7 +83,8 @@ function computeCharlson(record: PatientRecord, { asOf }: ModelContext): Calcula
     horizonYears: 10,
     score: cci,
     category: `CCI ${cci}, ${cat.category}`,
-    method: 'Age-adjusted Charlson Comorbidity Index (Charlson 1987/1994; ICD-10 per Quan 2005); 10-year survival 0.983^(e^(0.9×CCI)) with age points included, as MDCalc',
+    method:
+      'Age-adjusted Charlson Comorbidity Index (Charlson 1987/1994; ICD-10 per Quan 2005); 10-year survival 0.983^(e^(0.9×CCI)) with age points included, as MDCalc',
     rationale: `Age-adjusted CCI ${cci} (${[...items, `age ${age} y ${agePoints}`].join(', ')}); estimated 10-year survival ${formatPercent(survival, 1)}, so 10-year mortality ${formatPercent(mortality, 1)}.`,
     inputsUsed: c.used,
   };

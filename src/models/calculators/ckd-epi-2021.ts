@@ -51,7 +51,8 @@ function computeCkdEpi(record: PatientRecord, { asOf }: ModelContext, params: Ca
     scoreUnit: 'mL/min/{1.73_m2}',
     qualitativeRisk: kdigoQualitative(risk),
     category: `${stage}: KDIGO ${risk} risk`,
-    method: 'CKD-EPI 2021 creatinine equation, race-free (Inker LA et al., NEJM 2021;385:1737–49); KDIGO 2012 GFR/albuminuria categories and prognosis heat map',
+    method:
+      'CKD-EPI 2021 creatinine equation, race-free (Inker LA et al., NEJM 2021;385:1737–49); KDIGO 2012 GFR/albuminuria categories and prognosis heat map',
     rationale: `eGFR ${egfr.toFixed(1)} mL/min/1.73 m² by CKD-EPI 2021 from creatinine ${scr.toFixed(2)} mg/dL; ${stage}; KDIGO prognosis ${risk}.`,
     inputsUsed: c.used,
   };

@@ -63,9 +63,15 @@ export function deriveEgfr(bundle: Bundle, asOf: Date, opts: EgfrOptions): Deriv
   }
   const spec = opts.reported === 'any' ? EGFR_ANY : EGFR_CKD_EPI_2021;
   const reported = latestObservationValue(bundle, withMaxAge(spec, window), asOf);
-  if (reported.ok) return { value: { ...reported, name }, derivation: `reported by the lab (${spec.name})` };
+  if (reported.ok)
+    return {
+      value: { ...reported, name },
+      derivation: `reported by the lab (LOINC ${spec.codes.join(' or ')}), not recomputed`,
+    };
   const why = scr.ok
     ? `creatinine ${scr.value} mg/dL (${scr.source}) is outside ${lo}–${hi}`
     : `creatinine: ${scr.detail}`;
-  return { value: { ok: false, name, reason: scr.ok ? 'out-of-range' : scr.reason, detail: `${why}; ${reported.detail}` } };
+  return {
+    value: { ok: false, name, reason: scr.ok ? 'out-of-range' : scr.reason, detail: `${why}; ${reported.detail}` },
+  };
 }

@@ -49,7 +49,8 @@ const ULN = { bilirubin: 1.2, ast: 40, alt: 40, alp: 120 } as const;
 
 /** 0 → low, 1–2 → moderate, ≥3 → high ("caution and review of correctable factors", Pisters 2010). */
 export function hasBledCategory(score: number): { category: string; qualitativeRisk: QualitativeRisk } {
-  if (score >= 3) return { category: `score ${score}, high bleeding risk (≥3): review correctable factors`, qualitativeRisk: 'high' };
+  if (score >= 3)
+    return { category: `score ${score}, high bleeding risk (≥3): review correctable factors`, qualitativeRisk: 'high' };
   return score === 0
     ? { category: 'score 0, low bleeding risk', qualitativeRisk: 'low' }
     : { category: `score ${score}, moderate bleeding risk`, qualitativeRisk: 'moderate' };
@@ -68,7 +69,10 @@ function renalItem(c: InputCollector, p: CalculatorParams): Item {
   const label = 'A: abnormal renal function';
   const evidence = [
     ...c.condition('Dialysis, transplant or ESKD', KIDNEY_FAILURE).sources,
-    ...c.flag('Dialysis or kidney transplant procedure', proceduresDone(c.bundle, KIDNEY_REPLACEMENT_PROCEDURES, c.asOf)).sources,
+    ...c.flag(
+      'Dialysis or kidney transplant procedure',
+      proceduresDone(c.bundle, KIDNEY_REPLACEMENT_PROCEDURES, c.asOf),
+    ).sources,
   ];
   if (evidence.length > 0) return [label, 1];
   const scr = c.measured(withMaxAge(SERUM_CREATININE, { years: p.recency.kidneyYears }));
@@ -79,7 +83,8 @@ function renalItem(c: InputCollector, p: CalculatorParams): Item {
 function liverItem(c: InputCollector, p: CalculatorParams): Item {
   const label = 'A: abnormal liver function';
   if (c.condition('Cirrhosis', LIVER_CIRRHOSIS, true).present) return [label, 1];
-  const lab = (spec: typeof BILIRUBIN) => latestObservationValue(c.bundle, withMaxAge(spec, { years: p.recency.kidneyYears }), c.asOf);
+  const lab = (spec: typeof BILIRUBIN) =>
+    latestObservationValue(c.bundle, withMaxAge(spec, { years: p.recency.kidneyYears }), c.asOf);
   const bili = lab(BILIRUBIN);
   if (!bili.ok || bili.value <= 2 * ULN.bilirubin) return [label, 0];
   const enzymes = [lab(AST), lab(ALT), lab(ALKALINE_PHOSPHATASE)];
@@ -109,18 +114,28 @@ function labileInrItem(c: InputCollector, p: CalculatorParams): Item {
   if (!vka.present) return [label, 0];
   const series = observationSeries(c.bundle, withMaxAge(INR, { hours: p.recency.inrDays * 24 }), c.asOf);
   if (series.length < MIN_INR_RESULTS) {
-    c.miss('INR series', 'missing', `${series.length} INR result(s) in ${p.recency.inrDays} days; time in range needs ≥${MIN_INR_RESULTS}; counted 0`);
+    c.miss(
+      'INR series',
+      'missing',
+      `${series.length} INR result(s) in ${p.recency.inrDays} days; time in range needs ≥${MIN_INR_RESULTS}; counted 0`,
+    );
     return [label, 0];
   }
   const inRange = series.filter((v) => v.value >= INR_RANGE[0] && v.value <= INR_RANGE[1]).length / series.length;
-  c.use({ name: 'INR time in range (fraction of results)', value: Math.round(inRange * 100) / 100, source: series[0].source, effective: series[0].effective });
+  c.use({
+    name: 'INR time in range (fraction of results)',
+    value: Math.round(inRange * 100) / 100,
+    source: series[0].source,
+    effective: series[0].effective,
+  });
   for (const v of series) c.basis.add(v.source);
   return [label, Number(inRange < LABILE_TTR)];
 }
 
 function computeHasBled(record: PatientRecord, { asOf }: ModelContext, params: CalculatorParams): CalculatorResult {
   const af = everConditions(record.bundle, ATRIAL_FIBRILLATION, asOf);
-  if (af.length === 0) return excluded('no atrial fibrillation or flutter on record; HAS-BLED applies to anticoagulation in AF');
+  if (af.length === 0)
+    return excluded('no atrial fibrillation or flutter on record; HAS-BLED applies to anticoagulation in AF');
   const c = new InputCollector(record, asOf);
   const d = c.demographics();
   const age = d ? c.age(d, [18, 120]) : undefined;
@@ -141,7 +156,9 @@ function computeHasBled(record: PatientRecord, { asOf }: ModelContext, params: C
   const rate = HAS_BLED_BLEEDS_PER_100_PATIENT_YEARS[score];
   const cat = hasBledCategory(score);
   const points = scored.filter(([, pts]) => pts > 0).map(([label]) => label);
-  const gaps = c.missing.length ? `; not assessable (counted 0, so the score is a minimum): ${c.missing.map((m) => m.name).join(', ')}` : '';
+  const gaps = c.missing.length
+    ? `; not assessable (counted 0, so the score is a minimum): ${c.missing.map((m) => m.name).join(', ')}`
+    : '';
   const prediction: Prediction = {
     calculator: HAS_BLED_CALCULATOR_ID,
     outcome: OUTCOMES.majorBleeding,

@@ -66,7 +66,10 @@ export const KFRE_RANGES = {
  * Interpretation thresholds in common use (risk-models.md §2): 5-year ≥3–5 % → nephrology referral (NICE NG203:
  * >5 %); 2-year >10 % → multidisciplinary care, >40 % → prepare for kidney replacement therapy.
  */
-export function kfreCategory(risk: number, horizon: KfreHorizon): { category: string; qualitativeRisk: QualitativeRisk } {
+export function kfreCategory(
+  risk: number,
+  horizon: KfreHorizon,
+): { category: string; qualitativeRisk: QualitativeRisk } {
   if (horizon === 5) {
     if (risk < 0.03) return { category: 'below referral thresholds (<3 % at 5 y)', qualitativeRisk: 'low' };
     if (risk <= 0.05) return { category: 'consider nephrology referral (3–5 % at 5 y)', qualitativeRisk: 'moderate' };
@@ -102,7 +105,9 @@ function computeKfre(record: PatientRecord, { asOf }: ModelContext, params: Calc
   if (age === undefined || !sex) return c.result([]);
   const e = deriveEgfr(c.bundle, asOf, { age, sex, maxAgeYears: r.kidneyYears, reported: 'any' });
   if (e.value.ok && e.value.value >= 60) {
-    return excluded(`eGFR ${e.value.value.toFixed(0)} mL/min/1.73 m² (${e.value.source}) is ≥60: KFRE is for CKD G3–G5`);
+    return excluded(
+      `eGFR ${e.value.value.toFixed(0)} mL/min/1.73 m² (${e.value.source}) is ≥60: KFRE is for CKD G3–G5`,
+    );
   }
   const egfr = c.accept(e.value, KFRE_RANGES.egfr, e.derivation);
   const uacr = c.measured(withMaxAge(URINE_ACR, { years: r.kidneyYears }), KFRE_RANGES.uacr);

@@ -8,8 +8,8 @@ import {
   withMaxAge,
 } from '../fhir-inputs/index.js';
 import type { ModelContext, PatientRecord, Prediction, QualitativeRisk } from '../model.js';
-import { consciousness, onOxygen } from './acute-inputs.js';
-import { InputCollector } from './collect.js';
+import { consciousness, hasAcuteVitals, onOxygen } from './acute-inputs.js';
+import { excluded, InputCollector } from './collect.js';
 import { OUTCOMES } from './outcomes.js';
 import { type CalculatorParams, DEFAULT_PARAMS } from './params.js';
 
@@ -78,6 +78,11 @@ const RESPONSE = {
 function computeNews2(record: PatientRecord, { asOf }: ModelContext, params: CalculatorParams): CalculatorResult {
   const c = new InputCollector(record, asOf);
   const hours = params.recency.acuteHours;
+  if (!hasAcuteVitals(c, hours)) {
+    return excluded(
+      `no respiratory rate, SpO2, pulse or consciousness in the last ${hours} h: NEWS2 scores an acute episode`,
+    );
+  }
   const d = c.demographics();
   const age = d ? c.age(d, [16, 120]) : undefined; // RCP: not validated under 16
   const recent = (spec: typeof RESPIRATORY_RATE) => c.measured(withMaxAge(spec, { hours }));
@@ -88,9 +93,18 @@ function computeNews2(record: PatientRecord, { asOf }: ModelContext, params: Cal
   const temperature = recent(BODY_TEMPERATURE);
   const level = consciousness(c, hours);
   const oxygen = onOxygen(c, hours);
-  if (age === undefined || respiratoryRate === undefined || spo2 === undefined || systolicBp === undefined) return c.result([]);
+  if (age === undefined || respiratoryRate === undefined || spo2 === undefined || systolicBp === undefined)
+    return c.result([]);
   if (pulse === undefined || temperature === undefined || !level) return c.result([]);
-  const inputs: News2Inputs = { respiratoryRate, spo2, onOxygen: oxygen, systolicBp, pulse, alert: level.alert, temperature };
+  const inputs: News2Inputs = {
+    respiratoryRate,
+    spo2,
+    onOxygen: oxygen,
+    systolicBp,
+    pulse,
+    alert: level.alert,
+    temperature,
+  };
   const s = news2Score(inputs);
   const pts = news2Points(inputs);
   const detail = `RR ${pts.respiratoryRate}, SpO2 ${pts.spo2}, O2 ${pts.onOxygen}, SBP ${pts.systolicBp}, pulse ${pts.pulse}, consciousness ${pts.alert}, temperature ${pts.temperature}`;

@@ -15,11 +15,7 @@ export const OUTCOMES = {
   totalCvd: { text: 'Total cardiovascular disease (ASCVD or heart failure)' },
   ascvd: { text: 'ASCVD event (MI, CHD death, stroke)' },
   heartFailure: snomed('84114007', 'Heart failure', 'Heart failure'),
-  kidneyFailure: snomed(
-    '46177005',
-    'End-stage renal disease',
-    'Kidney failure treated with dialysis or transplant',
-  ),
+  kidneyFailure: snomed('46177005', 'End-stage renal disease', 'Kidney failure treated with dialysis or transplant'),
   ckdPrognosis: { text: 'Adverse outcomes of chronic kidney disease (KDIGO prognosis)' },
   stroke: snomed('230690007', 'Cerebrovascular accident', 'Stroke or systemic thromboembolism'),
   majorBleeding: { text: 'Major bleeding on anticoagulation' },

@@ -16,7 +16,11 @@ export const RecencySchema = z
     smokingYears: years(20).default(2),
     kidneyYears: years(20).default(2),
     /** Hours: NEWS2 and qSOFA inputs must be this recent. */
-    acuteHours: z.number().positive().max(24 * 30).default(24),
+    acuteHours: z
+      .number()
+      .positive()
+      .max(24 * 30)
+      .default(24),
     /** Days: INR values in this window decide HAS-BLED "labile INR". */
     inrDays: z.number().int().positive().max(3650).default(180),
     medicationDays: z.number().int().positive().max(3650).default(365),

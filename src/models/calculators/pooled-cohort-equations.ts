@@ -283,11 +283,7 @@ function computePce(record: PatientRecord, { asOf }: ModelContext, { recency }: 
   const demo = demographicInputs(acc, record, asOf);
   const latest = (spec: typeof TOTAL_CHOLESTEROL, years: number) =>
     latestObservationValue(record.bundle, withMaxAge(spec, { years }), asOf);
-  const totalCholesterol = measured(
-    acc,
-    latest(TOTAL_CHOLESTEROL, recency.lipidsYears),
-    PCE_RANGES.totalCholesterol,
-  );
+  const totalCholesterol = measured(acc, latest(TOTAL_CHOLESTEROL, recency.lipidsYears), PCE_RANGES.totalCholesterol);
   const hdl = measured(acc, latest(HDL_CHOLESTEROL, recency.lipidsYears), PCE_RANGES.hdl);
   const systolicBp = measured(acc, latest(SYSTOLIC_BP, recency.vitalsYears), PCE_RANGES.systolicBp);
   const factors = riskFactorInputs(acc, record, asOf, recency);
@@ -304,7 +300,8 @@ function computePce(record: PatientRecord, { asOf }: ModelContext, { recency }: 
     qualitativeRisk: cat.qualitativeRisk,
     horizonYears: 10,
     category: cat.category,
-    method: '2013 ACC/AHA Pooled Cohort Equations (Goff DC Jr et al., Circulation 2014;129(25 Suppl 2):S49–S73, Table A)',
+    method:
+      '2013 ACC/AHA Pooled Cohort Equations (Goff DC Jr et al., Circulation 2014;129(25 Suppl 2):S49–S73, Table A)',
     rationale:
       `10-year risk of a first hard ASCVD event ${formatPercent(risk, 1)} (${risk.toFixed(4)}), ${cat.category} ` +
       `in the 2018/2019 ACC/AHA bands; ${groupLabel(inputs)} equation, IndSum ${indSum.toFixed(3)}` +

@@ -50,24 +50,32 @@ export function preventCategory(
     if (risk < borderline) return { category: `low (<${pct(borderline)})`, qualitativeRisk: 'low' };
     if (risk < intermediate)
       return { category: `borderline (${pct(borderline)}–<${pct(intermediate)})`, qualitativeRisk: 'moderate' };
-    if (risk < high) return { category: `intermediate (${pct(intermediate)}–<${pct(high)})`, qualitativeRisk: 'moderate' };
+    if (risk < high)
+      return { category: `intermediate (${pct(intermediate)}–<${pct(high)})`, qualitativeRisk: 'moderate' };
     return { category: `high (≥${pct(high)})`, qualitativeRisk: 'high' };
   }
   const [moderate, high] = p.thirtyYearBands;
   const note = 'fhir-assess 30-year band, no guideline band exists';
   if (risk < moderate) return { category: `low (<${pct(moderate)}; ${note})`, qualitativeRisk: 'low' };
-  if (risk < high) return { category: `moderate (${pct(moderate)}–<${pct(high)}; ${note})`, qualitativeRisk: 'moderate' };
+  if (risk < high)
+    return { category: `moderate (${pct(moderate)}–<${pct(high)}; ${note})`, qualitativeRisk: 'moderate' };
   return { category: `high (≥${pct(high)}; ${note})`, qualitativeRisk: 'high' };
 }
 
 /** The equation inputs from FHIR, or undefined when a required one is missing (recorded in `c`). */
-function gather(c: InputCollector, params: CalculatorParams): Omit<PreventInputs, 'bmi'> & { bmi?: number } | undefined {
+function gather(
+  c: InputCollector,
+  params: CalculatorParams,
+): (Omit<PreventInputs, 'bmi'> & { bmi?: number }) | undefined {
   const r = params.recency;
   const d = c.demographics();
   if (!d) return undefined;
   const age = c.age(d, PREVENT_RANGES.age);
   const sex = c.sex(d, 'the PREVENT equations are sex-specific (male or female)');
-  const totalCholesterol = c.measured(withMaxAge(TOTAL_CHOLESTEROL, { years: r.lipidsYears }), PREVENT_RANGES.totalCholesterol);
+  const totalCholesterol = c.measured(
+    withMaxAge(TOTAL_CHOLESTEROL, { years: r.lipidsYears }),
+    PREVENT_RANGES.totalCholesterol,
+  );
   const hdl = c.measured(withMaxAge(HDL_CHOLESTEROL, { years: r.lipidsYears }), PREVENT_RANGES.hdl);
   const systolicBp = c.measured(withMaxAge(SYSTOLIC_BP, { years: r.vitalsYears }), PREVENT_RANGES.systolicBp);
   let egfr: number | undefined;
@@ -112,7 +120,10 @@ function predict(
 }
 
 function computePrevent(record: PatientRecord, { asOf }: ModelContext, params: CalculatorParams): CalculatorResult {
-  const prior = [...everConditions(record.bundle, PRIOR_ASCVD, asOf), ...everConditions(record.bundle, HEART_FAILURE, asOf)];
+  const prior = [
+    ...everConditions(record.bundle, PRIOR_ASCVD, asOf),
+    ...everConditions(record.bundle, HEART_FAILURE, asOf),
+  ];
   if (prior.length > 0) {
     const found = prior.map((p) => `${p.label} (${p.source})`).join('; ');
     return excluded(`known cardiovascular disease: ${found}; PREVENT is for adults without CVD`);

@@ -1,8 +1,8 @@
 import type { Calculator, CalculatorResult } from '../calculator.js';
 import { RESPIRATORY_RATE, SYSTOLIC_BP, withMaxAge } from '../fhir-inputs/index.js';
 import type { ModelContext, PatientRecord, Prediction, QualitativeRisk } from '../model.js';
-import { consciousness } from './acute-inputs.js';
-import { InputCollector } from './collect.js';
+import { consciousness, hasAcuteVitals } from './acute-inputs.js';
+import { excluded, InputCollector } from './collect.js';
 import { OUTCOMES } from './outcomes.js';
 import { type CalculatorParams, DEFAULT_PARAMS } from './params.js';
 
@@ -32,6 +32,11 @@ export function qsofaCategory(score: number): { category: string; qualitativeRis
 function computeQsofa(record: PatientRecord, { asOf }: ModelContext, params: CalculatorParams): CalculatorResult {
   const c = new InputCollector(record, asOf);
   const hours = params.recency.acuteHours;
+  if (!hasAcuteVitals(c, hours)) {
+    return excluded(
+      `no respiratory rate, SpO2, pulse or consciousness in the last ${hours} h: qSOFA scores an acute episode`,
+    );
+  }
   const d = c.demographics();
   const age = d ? c.age(d, [18, 120]) : undefined; // derived and validated in adults
   const rr = c.measured(withMaxAge(RESPIRATORY_RATE, { hours }));

@@ -50,7 +50,11 @@ export const EGFR_ANY: ObservationSpec = {
 };
 
 /** Respiratory rate, /min: LOINC 9279-1. */
-export const RESPIRATORY_RATE: ObservationSpec = { name: 'Respiratory rate', codes: ['9279-1'], units: PER_MINUTE_UNITS };
+export const RESPIRATORY_RATE: ObservationSpec = {
+  name: 'Respiratory rate',
+  codes: ['9279-1'],
+  units: PER_MINUTE_UNITS,
+};
 
 /** Oxygen saturation, %: 59408-5 (pulse oximetry) or 2708-6 (arterial). */
 export const OXYGEN_SATURATION: ObservationSpec = {
@@ -73,7 +77,11 @@ export const BODY_TEMPERATURE: ObservationSpec = {
 export const GCS_TOTAL: ObservationSpec = { name: 'Glasgow coma score', codes: ['9269-2'], units: SCORE_UNITS };
 
 /** Inhaled oxygen flow rate, L/min: LOINC 3151-8. Any flow above 0 means supplemental oxygen. */
-export const OXYGEN_FLOW: ObservationSpec = { name: 'Inhaled oxygen flow rate', codes: ['3151-8'], units: OXYGEN_FLOW_UNITS };
+export const OXYGEN_FLOW: ObservationSpec = {
+  name: 'Inhaled oxygen flow rate',
+  codes: ['3151-8'],
+  units: OXYGEN_FLOW_UNITS,
+};
 
 /** Inhaled oxygen concentration (FiO2), %: 3150-0 or 19996-8. Above 21 % means supplemental oxygen. */
 export const INHALED_OXYGEN_CONCENTRATION: ObservationSpec = {

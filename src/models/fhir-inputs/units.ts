@@ -123,7 +123,8 @@ export function normaliseQuantity(q: Quantity | undefined, rule: UnitRule): Norm
   for (const u of candidates) {
     const key = unitKey(u);
     const factor = rule.factors[key];
-    if (factor !== undefined) return { ok: true, value: q.value * factor + (rule.offsets?.[key] ?? 0), unit: rule.canonical };
+    if (factor !== undefined)
+      return { ok: true, value: q.value * factor + (rule.offsets?.[key] ?? 0), unit: rule.canonical };
   }
   return { ok: false, detail: `unsupported unit "${candidates[0]}"` };
 }

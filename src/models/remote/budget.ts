@@ -50,7 +50,10 @@ export class JobBudget {
       u.costUsd = (u.promptTokens * (inPrice ?? 0) + u.completionTokens * (outPrice ?? 0)) / 1_000_000;
     }
     if (u.totalTokens > this.limits.maxTotalTokens) {
-      throw new RemoteModelError('budget', `token budget exceeded: ${u.totalTokens} > ${this.limits.maxTotalTokens} tokens`);
+      throw new RemoteModelError(
+        'budget',
+        `token budget exceeded: ${u.totalTokens} > ${this.limits.maxTotalTokens} tokens`,
+      );
     }
     if (maxCostUsd !== undefined && (u.costUsd ?? 0) > maxCostUsd) {
       throw new RemoteModelError('budget', `cost budget exceeded: $${u.costUsd?.toFixed(4)} > $${maxCostUsd}`);

@@ -5,8 +5,8 @@ import { CircuitBreaker } from './circuit-breaker.js';
 import { RemoteModelError } from './errors.js';
 import { type HttpDeps, postWithRetries } from './http.js';
 import { buildMessages, PROMPT_VERSION, REPLY_JSON_SCHEMA } from './prompt.js';
-import { ChatCompletionSchema, replyContent, toModelOutput, validateReply } from './reply.js';
 import type { RemoteModelSpec } from './remote-spec.js';
+import { ChatCompletionSchema, replyContent, toModelOutput, validateReply } from './reply.js';
 
 /** The spec plus the secret resolved from the environment (see registry-config.ts). */
 export type RemoteModelConfig = RemoteModelSpec & { secret?: string };
@@ -66,7 +66,11 @@ export interface RemoteModelDeps extends Partial<HttpDeps> {}
  * to a ModelOutput. Any failure throws a RemoteModelError and yields no output, so nothing is written.
  */
 export function createRemoteModel(spec: RemoteModelConfig, deps: RemoteModelDeps = {}): Model {
-  const http: HttpDeps = { fetch: deps.fetch ?? fetch, sleep: deps.sleep ?? ((ms) => delay(ms)), now: deps.now ?? Date.now };
+  const http: HttpDeps = {
+    fetch: deps.fetch ?? fetch,
+    sleep: deps.sleep ?? ((ms) => delay(ms)),
+    now: deps.now ?? Date.now,
+  };
   const breaker = new CircuitBreaker(spec.breaker.failureThreshold, spec.breaker.cooldownMs, http.now);
   const version = `${spec.version}+${PROMPT_VERSION}`;
   const url = completionsUrl(spec);
@@ -76,7 +80,12 @@ export function createRemoteModel(spec: RemoteModelConfig, deps: RemoteModelDeps
     breaker.admit();
     let reply: Awaited<ReturnType<typeof postWithRetries>>;
     try {
-      reply = await postWithRetries(url, { method: 'POST', headers: headers(spec), body: requestBody(spec, record, asOf, maxTokens) }, spec, http);
+      reply = await postWithRetries(
+        url,
+        { method: 'POST', headers: headers(spec), body: requestBody(spec, record, asOf, maxTokens) },
+        spec,
+        http,
+      );
     } catch (err) {
       breaker.failure();
       throw err;

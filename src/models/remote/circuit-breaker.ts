@@ -36,7 +36,12 @@ export class CircuitBreaker {
       return;
     }
     const waitMs = Math.max(0, this.cooldownMs - (this.now() - (this.openedAt ?? 0)));
-    throw new RemoteModelError('breaker-open', `model endpoint circuit open after ${this.failures} consecutive failures; next trial in ${waitMs} ms`, undefined, waitMs);
+    throw new RemoteModelError(
+      'breaker-open',
+      `model endpoint circuit open after ${this.failures} consecutive failures; next trial in ${waitMs} ms`,
+      undefined,
+      waitMs,
+    );
   }
 
   success(): void {

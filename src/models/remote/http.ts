@@ -52,7 +52,12 @@ async function attempt(url: string, init: RequestInit, policy: RetryPolicy, deps
   } catch (err) {
     const timedOut = (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError';
     const kind = timedOut ? 'timeout' : 'network';
-    return { error: new RemoteModelError(kind, timedOut ? `no reply within ${policy.timeoutMs} ms` : `network error: ${(err as Error).message}`) };
+    return {
+      error: new RemoteModelError(
+        kind,
+        timedOut ? `no reply within ${policy.timeoutMs} ms` : `network error: ${(err as Error).message}`,
+      ),
+    };
   }
   const text = await res.text().catch(() => '');
   if (!RETRYABLE(res.status)) return { reply: { status: res.status, text } };
@@ -69,16 +74,31 @@ async function attempt(url: string, init: RequestInit, policy: RetryPolicy, deps
  * @returns the first non-retryable reply (2xx or another 4xx)
  * @throws RemoteModelError (transient) when retries are exhausted or the server asks to wait longer than allowed
  */
-export async function postWithRetries(url: string, init: RequestInit, policy: RetryPolicy, deps: HttpDeps): Promise<HttpReply> {
+export async function postWithRetries(
+  url: string,
+  init: RequestInit,
+  policy: RetryPolicy,
+  deps: HttpDeps,
+): Promise<HttpReply> {
   for (let n = 0; ; n++) {
     const a = await attempt(url, init, policy, deps);
     if ('reply' in a) return a.reply;
     const wait = a.waitMs ?? policy.retryBaseMs * 2 ** n;
     if (a.waitMs !== undefined && a.waitMs > policy.maxRetryWaitMs) {
-      throw new RemoteModelError(a.error.kind, `${a.error.message}; Retry-After ${a.waitMs} ms exceeds ${policy.maxRetryWaitMs} ms`, a.error.status, a.waitMs);
+      throw new RemoteModelError(
+        a.error.kind,
+        `${a.error.message}; Retry-After ${a.waitMs} ms exceeds ${policy.maxRetryWaitMs} ms`,
+        a.error.status,
+        a.waitMs,
+      );
     }
     if (n >= policy.maxRetries) {
-      throw new RemoteModelError(a.error.kind, `${a.error.message} (after ${n + 1} attempts)`, a.error.status, a.waitMs);
+      throw new RemoteModelError(
+        a.error.kind,
+        `${a.error.message} (after ${n + 1} attempts)`,
+        a.error.status,
+        a.waitMs,
+      );
     }
     await deps.sleep(wait);
   }

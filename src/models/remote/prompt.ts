@@ -30,7 +30,16 @@ export const REPLY_JSON_SCHEMA = {
       items: {
         type: 'object',
         additionalProperties: false,
-        required: ['id', 'outcome', 'probability', 'qualitativeRisk', 'horizonYears', 'category', 'rationale', 'inputsUsed'],
+        required: [
+          'id',
+          'outcome',
+          'probability',
+          'qualitativeRisk',
+          'horizonYears',
+          'category',
+          'rationale',
+          'inputsUsed',
+        ],
         properties: {
           id: { type: 'string', description: 'short lowercase id with dashes, e.g. "readmission-30d"' },
           outcome: { type: 'string', description: 'the predicted outcome in plain words' },

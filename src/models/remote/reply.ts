@@ -18,7 +18,11 @@ export const ChatCompletionSchema = z.object({
     )
     .min(1),
   usage: z
-    .object({ prompt_tokens: z.number().int().min(0), completion_tokens: z.number().int().min(0), total_tokens: z.number().int().min(0) })
+    .object({
+      prompt_tokens: z.number().int().min(0),
+      completion_tokens: z.number().int().min(0),
+      total_tokens: z.number().int().min(0),
+    })
     .optional(),
 });
 export type ChatCompletion = z.infer<typeof ChatCompletionSchema>;
@@ -41,7 +45,10 @@ export const ReplySchema = z.object({
               name: z.string().min(1).max(200),
               value: z.string().max(500),
               unit: z.string().max(50).nullable(),
-              source: z.string().regex(/^[A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/, 'a Type/id reference').nullable(),
+              source: z
+                .string()
+                .regex(/^[A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/, 'a Type/id reference')
+                .nullable(),
             }),
           )
           .max(200),
@@ -69,8 +76,10 @@ export type Reply = z.infer<typeof ReplySchema>;
 export function replyContent(completion: ChatCompletion): unknown {
   const choice = completion.choices[0];
   if (choice.message.refusal) throw new RemoteModelError('refused', 'the model refused to answer (refusal field set)');
-  if (choice.finish_reason === 'content_filter') throw new RemoteModelError('refused', 'the reply was blocked by the content filter');
-  if (choice.finish_reason === 'length') throw new RemoteModelError('truncated', 'the reply was cut off at the token limit (finish_reason length)');
+  if (choice.finish_reason === 'content_filter')
+    throw new RemoteModelError('refused', 'the reply was blocked by the content filter');
+  if (choice.finish_reason === 'length')
+    throw new RemoteModelError('truncated', 'the reply was cut off at the token limit (finish_reason length)');
   if (!choice.message.content) throw new RemoteModelError('malformed', 'the reply has no content');
   try {
     return JSON.parse(choice.message.content);
@@ -86,7 +95,9 @@ export function validateReply(content: unknown, recordRefs: ReadonlySet<string>)
     const where = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new RemoteModelError('schema', `the reply does not match the response schema: ${where.join('; ')}`);
   }
-  const unknown = parsed.data.predictions.flatMap((p) => p.inputsUsed.map((u) => u.source)).filter((s) => s && !recordRefs.has(s));
+  const unknown = parsed.data.predictions
+    .flatMap((p) => p.inputsUsed.map((u) => u.source))
+    .filter((s) => s && !recordRefs.has(s));
   if (unknown.length > 0) {
     throw new RemoteModelError('schema', `the reply cites ${unknown.length} resource(s) that are not in the record`);
   }
@@ -105,15 +116,27 @@ export function toModelOutput(reply: Reply, model: { id: string; version: string
       category: p.category ?? undefined,
       method: `hosted model ${model.id}@${model.version}, prompt ${PROMPT_VERSION}`,
       rationale: p.rationale,
-      inputsUsed: p.inputsUsed.map((u) => ({ name: u.name, value: u.value, unit: u.unit ?? undefined, source: u.source ?? undefined })),
+      inputsUsed: p.inputsUsed.map((u) => ({
+        name: u.name,
+        value: u.value,
+        unit: u.unit ?? undefined,
+        source: u.source ?? undefined,
+      })),
     }),
   );
-  const basis = [...new Set(predictions.flatMap((p) => p.inputsUsed.map((u) => u.source)).filter((s): s is string => !!s))];
+  const basis = [
+    ...new Set(predictions.flatMap((p) => p.inputsUsed.map((u) => u.source)).filter((s): s is string => !!s)),
+  ];
   return {
     modelId: model.id,
     modelVersion: model.version,
     predictions,
-    missing: reply.missing.map((m) => ({ calculator: model.id, name: m.name, reason: m.reason, detail: m.detail ?? undefined })),
+    missing: reply.missing.map((m) => ({
+      calculator: model.id,
+      name: m.name,
+      reason: m.reason,
+      detail: m.detail ?? undefined,
+    })),
     exclusions: [],
     summary: reply.summary,
     basis: basis.map((reference): Reference => ({ reference })),

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { Bundle, Resource, RiskAssessment, Subscription } from '@medplum/fhirtypes';
 import { Redis } from 'ioredis';
 import { type Config, loadConfig } from '../../../src/config/config.js';
 import { FhirClient } from '../../../src/fhir/fhir-client.js';
@@ -146,28 +146,34 @@ export function hdlObservation(patientId: string, value = 45): Resource {
   } as Resource;
 }
 
-/** Our write-backs for a patient, by type. */
+/** The calculator every Goff-style patient gets a result from: its RiskAssessments count assessments. */
+const PCE = 'pce-2013';
+
+/**
+ * Our write-backs for a patient: PCE RiskAssessments (other calculators may add their own, one per
+ * assessment each) and ClinicalImpressions (one per assessment). Throws if any identifier repeats.
+ */
 export async function outputsFor(ehr: FhirClient, patientId: string) {
+  type Out = { resourceType: string; identifier?: { value?: string }[]; method?: { coding?: { code?: string }[] } };
   const [risks, impressions] = await Promise.all(
-    ['RiskAssessment', 'ClinicalImpression'].map((t) => ehr.searchAll(t, { subject: `Patient/${patientId}` })),
+    ['RiskAssessment', 'ClinicalImpression'].map((t) =>
+      ehr.searchAll<Out & Resource>(t, { subject: `Patient/${patientId}` }),
+    ),
   );
-  return { risks: risks.length, impressions: impressions.length };
+  const ids = [...risks, ...impressions].flatMap((r) => (r as Out).identifier?.map((i) => i.value) ?? []);
+  if (new Set(ids).size !== ids.length) throw new Error(`duplicate write-back identifiers for Patient/${patientId}`);
+  const pce = risks.filter((r) => (r as Out).method?.coding?.some((c) => c.code === PCE));
+  return { risks: pce.length, impressions: impressions.length };
 }
 
 /** True once a RiskAssessment for the patient lists the observation among its inputs (`basis`). */
 export async function assessedWith(ehr: FhirClient, patientId: string, observationId: string): Promise<boolean> {
-  const risks = await ehr.searchAll<{ resourceType: 'RiskAssessment'; basis?: { reference?: string }[] }>(
-    'RiskAssessment',
-    { subject: `Patient/${patientId}` },
-  );
+  const risks = await ehr.searchAll<RiskAssessment>('RiskAssessment', { subject: `Patient/${patientId}` });
   return risks.some((r) => r.basis?.some((b) => b.reference === `Observation/${observationId}`));
 }
 
 /** Our Subscriptions on the sandbox (found by endpoint, as the service does). */
 export async function subscriptionsOf(h: Harness): Promise<{ id: string; criteria: string; status: string }[]> {
-  const subs = await h.ehr.searchAll<{ resourceType: 'Subscription'; id: string; criteria: string; status: string }>(
-    'Subscription',
-    { url: h.notifyUrl },
-  );
-  return subs.map(({ id, criteria, status }) => ({ id, criteria, status }));
+  const subs = await h.ehr.searchAll<Subscription>('Subscription', { url: h.notifyUrl });
+  return subs.map(({ id, criteria, status }) => ({ id: id!, criteria: criteria ?? '', status }));
 }
