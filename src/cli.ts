@@ -10,7 +10,7 @@ Usage:
   fhir-assess sandbox [--port 8103] [--data FILE] [--patients N]
                                                      the embedded FHIR R4 sandbox EHR
   fhir-assess score FILE [--as-of DATE] [--models ID,...] [--format json|table]
-                                                     the embedded model over a Bundle file, offline
+                                                     the embedded calculators over a Bundle file, offline
   fhir-assess shadow list [--model ID[@VERSION]] [--patient ID] [--limit N] [--format table|json]
   fhir-assess shadow show KEY                        what shadow-mode models would have written (contains PHI)
   fhir-assess backfill (--all | --group ID | --patients FILE) [--since DATE] [--models ID,...] [--rate N/s]

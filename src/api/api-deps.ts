@@ -34,7 +34,8 @@ export interface ApiDeps {
 export function pickSource(deps: Pick<ApiDeps, 'sources'>, name?: string): { name: string; client: FhirClient } {
   const all = deps.sources.all();
   const hit = name ? all.find((s) => s.source.name === name) : all[0];
-  if (!hit) throw new ApiError(400, `unknown source '${name}'; configured: ${all.map((s) => s.source.name).join(', ')}`);
+  if (!hit)
+    throw new ApiError(400, `unknown source '${name}'; configured: ${all.map((s) => s.source.name).join(', ')}`);
   return { name: hit.source.name, client: hit.client };
 }
 

@@ -22,10 +22,19 @@ export interface ApiServices {
 /** Builds the API dependencies from the configuration and the already-open queues. */
 export async function createApiServices(
   cfg: Config,
-  shared: { redis: Redis; sources: SourceRegistry; assessQueue: AssessQueue; eventsQueue: EventsQueue; modelIds: string[] },
+  shared: {
+    redis: Redis;
+    sources: SourceRegistry;
+    assessQueue: AssessQueue;
+    eventsQueue: EventsQueue;
+    modelIds: string[];
+  },
 ): Promise<ApiServices> {
   // QueueEvents blocks on XREAD: it needs a connection of its own, retrying forever like a worker's.
-  const assessEvents = new QueueEvents(ASSESS_QUEUE, { connection: workerConnection(cfg.REDIS_URL), prefix: cfg.QUEUE_PREFIX });
+  const assessEvents = new QueueEvents(ASSESS_QUEUE, {
+    connection: workerConnection(cfg.REDIS_URL),
+    prefix: cfg.QUEUE_PREFIX,
+  });
   assessEvents.on('error', () => {});
   await assessEvents.waitUntilReady();
   // The intake maintenance queue is owned by the intake scheduler; a handle of our own shows it too.
@@ -44,7 +53,9 @@ export async function createApiServices(
       audience: cfg.API_AUDIENCE,
       apiKeys: cfg.API_KEYS,
     }),
-    cdsAuth: cfg.CDS_JWKS_URL ? new ApiAuthenticator({ jwksUrl: cfg.CDS_JWKS_URL, issuer: cfg.CDS_ISSUER, apiKeys: cfg.API_KEYS }) : undefined,
+    cdsAuth: cfg.CDS_JWKS_URL
+      ? new ApiAuthenticator({ jwksUrl: cfg.CDS_JWKS_URL, issuer: cfg.CDS_ISSUER, apiKeys: cfg.API_KEYS })
+      : undefined,
     redis: shared.redis,
     keyPrefix: cfg.QUEUE_PREFIX,
     modelIds: shared.modelIds,

@@ -58,7 +58,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (status >= 500) req.log.error({ err }, 'request failed');
     const known = err instanceof NotificationError;
     const message =
-      known || status < 500 || err instanceof ApiError ? err.message : 'internal error; the notification was not accepted, please retry';
+      known || status < 500 || err instanceof ApiError
+        ? err.message
+        : 'internal error; the notification was not accepted, please retry';
     const code = known ? (err as NotificationError).code : issueCodeFor(status);
     reply
       .code(status)

@@ -19,7 +19,10 @@ const ParameterSchema = z
 
 const ParametersSchema = z.object({
   resourceType: z.literal('Parameters', { error: 'the body must be a FHIR Parameters resource' }),
-  parameter: z.array(ParameterSchema).max(MAX_LISTED_PATIENTS + 50).optional(),
+  parameter: z
+    .array(ParameterSchema)
+    .max(MAX_LISTED_PATIENTS + 50)
+    .optional(),
 });
 
 /** What an `$assess` call asked for, validated. */

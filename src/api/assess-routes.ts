@@ -1,18 +1,18 @@
 import type { Group, Patient } from '@medplum/fhirtypes';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { FhirHttpError, type FhirClient } from '../fhir/fhir-client.js';
+import { type FhirClient, FhirHttpError } from '../fhir/fhir-client.js';
 import { patientIdFromReference } from '../intake/resource-facts.js';
 import { type AssessJob, enqueueAssessment } from '../jobs/assess-queue.js';
 import { AssessRequests } from '../jobs/assess-requests.js';
 import { countAssessRequest } from '../observability/metrics.js';
+import { ShadowStore } from '../writeback/shadow-store.js';
 import { type ApiDeps, pickSource, publicBase, sendFhir } from './api-deps.js';
 import { ApiError } from './api-error.js';
 import { type AssessParams, FHIR_ID, parseAssessParams } from './assess-params.js';
-import { waitForJob } from './await-job.js';
 import { ownerOf, requireAuth, SCOPES } from './auth.js';
+import { waitForJob } from './await-job.js';
 import { outcome } from './operation-outcome.js';
 import { patientResultBundle } from './outcome-bundle.js';
-import { ShadowStore } from '../writeback/shadow-store.js';
 
 /** Members one `Group/{id}/$assess` may enqueue; larger groups go through `fhir-assess backfill --group`. */
 export const MAX_GROUP_MEMBERS = 10_000;
@@ -36,17 +36,30 @@ export async function assessRoutes(app: FastifyInstance, deps: ApiDeps): Promise
   );
   app.post('/fhir/Group/:id/$assess', { preHandler, schema: idParams }, async (req, reply) => {
     const params = parseAssessParams(req.query, req.body, deps.modelIds);
-    if (params.patients.length) throw new ApiError(400, "'patient' is only allowed at system level (POST /fhir/$assess)");
+    if (params.patients.length)
+      throw new ApiError(400, "'patient' is only allowed at system level (POST /fhir/$assess)");
     const source = pickSource(deps, params.source);
     const groupId = (req.params as { id: string }).id;
     const members = await groupMembers(source.client, groupId);
-    return startBatch(deps, req, reply, { level: 'group', target: `Group/${groupId}`, source: source.name, params }, members);
+    return startBatch(
+      deps,
+      req,
+      reply,
+      { level: 'group', target: `Group/${groupId}`, source: source.name, params },
+      members,
+    );
   });
   app.post('/fhir/$assess', { preHandler }, async (req, reply) => {
     const params = parseAssessParams(req.query, req.body, deps.modelIds);
     if (!params.patients.length) throw new ApiError(400, "system-level $assess needs at least one 'patient' parameter");
     const source = pickSource(deps, params.source);
-    return startBatch(deps, req, reply, { level: 'system', target: 'system', source: source.name, params }, params.patients);
+    return startBatch(
+      deps,
+      req,
+      reply,
+      { level: 'system', target: 'system', source: source.name, params },
+      params.patients,
+    );
   });
 }
 
@@ -59,7 +72,15 @@ async function assessOnePatient(deps: ApiDeps, req: FastifyRequest, reply: Fasti
   const requestId = AssessRequests.newId();
   const job = await enqueueAssessment(deps.assessQueue, jobData(source.name, patientId, 'api', params, requestId), 0);
   await deps.requests.create(
-    { id: requestId, level: 'patient', source: source.name, target: `Patient/${patientId}`, total: 1, owner: owner(req), created: now() },
+    {
+      id: requestId,
+      level: 'patient',
+      source: source.name,
+      target: `Patient/${patientId}`,
+      total: 1,
+      owner: owner(req),
+      created: now(),
+    },
     [String(job.id)],
   );
   if (prefersAsync(req)) return accepted(deps, req, reply, requestId, 'patient');
@@ -67,10 +88,17 @@ async function assessOnePatient(deps: ApiDeps, req: FastifyRequest, reply: Fasti
   if (finished.state === 'timeout') return accepted(deps, req, reply, requestId, 'patient');
   if (finished.state === 'failed') {
     countAssessRequest('patient', String(finished.status));
-    return sendFhir(reply, finished.status, outcome('error', finished.status >= 500 ? 'exception' : 'processing', `Patient/${patientId}: ${finished.reason}`));
+    return sendFhir(
+      reply,
+      finished.status,
+      outcome('error', finished.status >= 500 ? 'exception' : 'processing', `Patient/${patientId}: ${finished.reason}`),
+    );
   }
   countAssessRequest('patient', '200');
-  const shadow = { store: new ShadowStore(deps.redis, deps.keyPrefix, SHADOW_READ_RETENTION_DAYS), source: source.name };
+  const shadow = {
+    store: new ShadowStore(deps.redis, deps.keyPrefix, SHADOW_READ_RETENTION_DAYS),
+    source: source.name,
+  };
   return sendFhir(reply, 200, await patientResultBundle(source.client, patientId, finished.result, shadow));
 }
 
@@ -82,24 +110,46 @@ interface BatchSpec {
 }
 
 /** Enqueues one `batch`-priority job per patient, records the request, answers 202 + Content-Location. */
-async function startBatch(deps: ApiDeps, req: FastifyRequest, reply: FastifyReply, spec: BatchSpec, patients: string[]) {
+async function startBatch(
+  deps: ApiDeps,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  spec: BatchSpec,
+  patients: string[],
+) {
   const requestId = AssessRequests.newId();
   const jobIds: string[] = [];
   for (let i = 0; i < patients.length; i += ENQUEUE_CHUNK) {
     const chunk = patients.slice(i, i + ENQUEUE_CHUNK);
     const jobs = await Promise.all(
-      chunk.map((p) => enqueueAssessment(deps.assessQueue, jobData(spec.source, p, 'batch', spec.params, requestId), 0)),
+      chunk.map((p) =>
+        enqueueAssessment(deps.assessQueue, jobData(spec.source, p, 'batch', spec.params, requestId), 0),
+      ),
     );
     jobIds.push(...jobs.map((j) => String(j.id)));
   }
   await deps.requests.create(
-    { id: requestId, level: spec.level, source: spec.source, target: spec.target, total: patients.length, owner: owner(req), created: now() },
+    {
+      id: requestId,
+      level: spec.level,
+      source: spec.source,
+      target: spec.target,
+      total: patients.length,
+      owner: owner(req),
+      created: now(),
+    },
     jobIds,
   );
   return accepted(deps, req, reply, requestId, spec.level);
 }
 
-function jobData(source: string, patientId: string, priority: AssessJob['priority'], p: AssessParams, requestId: string): AssessJob {
+function jobData(
+  source: string,
+  patientId: string,
+  priority: AssessJob['priority'],
+  p: AssessParams,
+  requestId: string,
+): AssessJob {
   return { source, patientId, trigger: 'api', priority, models: p.models, force: true, requestId };
 }
 
@@ -118,7 +168,10 @@ async function groupMembers(client: FhirClient, groupId: string): Promise<string
   const unique = [...new Set(ids)];
   if (!unique.length) throw new ApiError(422, `Group/${groupId} has no active Patient members`);
   if (unique.length > MAX_GROUP_MEMBERS)
-    throw new ApiError(413, `Group/${groupId} has ${unique.length} members; at most ${MAX_GROUP_MEMBERS} (use: fhir-assess backfill --group ${groupId})`);
+    throw new ApiError(
+      413,
+      `Group/${groupId} has ${unique.length} members; at most ${MAX_GROUP_MEMBERS} (use: fhir-assess backfill --group ${groupId})`,
+    );
   return unique;
 }
 
@@ -134,11 +187,18 @@ async function ensurePatientExists(client: FhirClient, patientId: string, source
 function ehrError(err: unknown, what: string, source = 'the EHR'): ApiError {
   if (err instanceof FhirHttpError && (err.status === 404 || err.status === 410))
     return new ApiError(404, `${what} not found on ${source}`);
-  if (err instanceof FhirHttpError && err.status < 500) return new ApiError(502, `${source} refused to read ${what} (HTTP ${err.status})`);
+  if (err instanceof FhirHttpError && err.status < 500)
+    return new ApiError(502, `${source} refused to read ${what} (HTTP ${err.status})`);
   return new ApiError(502, `${source} did not answer reading ${what}`);
 }
 
-function accepted(deps: ApiDeps, req: FastifyRequest, reply: FastifyReply, requestId: string, level: 'patient' | 'group' | 'system') {
+function accepted(
+  deps: ApiDeps,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  requestId: string,
+  level: 'patient' | 'group' | 'system',
+) {
   countAssessRequest(level, '202');
   const statusUrl = `${publicBase(deps, req)}/fhir/$assess-status/${requestId}`;
   return sendFhir(

@@ -36,10 +36,22 @@ export async function assessStatusRoutes(app: FastifyInstance, deps: ApiDeps): P
     const only = outcomes[0];
     if (request.level === 'patient' && only?.state === 'failed') {
       const status = only.failureStatus ?? 500;
-      return sendFhir(reply, status, outcome('error', status >= 500 ? 'exception' : 'processing', `${request.target}: ${only.failedReason ?? 'failed'}`));
+      return sendFhir(
+        reply,
+        status,
+        outcome(
+          'error',
+          status >= 500 ? 'exception' : 'processing',
+          `${request.target}: ${only.failedReason ?? 'failed'}`,
+        ),
+      );
     }
     if (request.total > 0 && t.failed === request.total)
-      return sendFhir(reply, 500, outcome('error', 'exception', `every assessment of ${request.target} failed, e.g. ${only?.failedReason ?? ''}`));
+      return sendFhir(
+        reply,
+        500,
+        outcome('error', 'exception', `every assessment of ${request.target} failed, e.g. ${only?.failedReason ?? ''}`),
+      );
     const { client } = pickSource(deps, request.source);
     reply.header('Expires', new Date(Date.parse(request.created) + 24 * 3600_000).toUTCString());
     return sendFhir(reply, 200, await statusResultBundle(client, outcomes));
@@ -55,7 +67,10 @@ export async function assessStatusRoutes(app: FastifyInstance, deps: ApiDeps): P
       if (!job || job.data.requestId !== request.id) continue;
       const state = await job.getState();
       if (REMOVABLE.has(state)) {
-        await job.remove().then(() => removed++, () => running++); // lost the race with a worker
+        await job.remove().then(
+          () => removed++,
+          () => running++,
+        ); // lost the race with a worker
       } else if (state === 'active') running++;
     }
     await deps.requests.markCancelled(request.id);

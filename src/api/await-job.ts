@@ -11,7 +11,12 @@ export type Finished =
  * Waits up to `ms` for an assessment job to finish (completion events via QueueEvents; BullMQ also
  * checks the job's state once subscribed, so a job that finished first is not missed).
  */
-export async function waitForJob(queue: AssessQueue, events: QueueEvents, jobId: string, ms: number): Promise<Finished> {
+export async function waitForJob(
+  queue: AssessQueue,
+  events: QueueEvents,
+  jobId: string,
+  ms: number,
+): Promise<Finished> {
   const job = await queue.getJob(jobId);
   if (!job) return { state: 'timeout' };
   if (ms > 0) {

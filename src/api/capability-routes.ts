@@ -24,7 +24,14 @@ export function loadCapabilityStatement(publicUrl?: string): CapabilityStatement
     ? (JSON.parse(readFileSync(CAPABILITY_FILE, 'utf8')) as CapabilityStatement)
     : builtInCapabilityStatement();
   if (!publicUrl) return shipped;
-  return { ...shipped, implementation: { description: 'fhir-assess', ...shipped.implementation, url: `${publicUrl.replace(/\/$/, '')}/fhir` } };
+  return {
+    ...shipped,
+    implementation: {
+      description: 'fhir-assess',
+      ...shipped.implementation,
+      url: `${publicUrl.replace(/\/$/, '')}/fhir`,
+    },
+  };
 }
 
 /** The minimal statement served until fhir-profiles ships one: `$assess` at Patient, Group and system level. */
@@ -47,7 +54,8 @@ function builtInCapabilityStatement(): CapabilityStatement {
         documentation:
           'POST Patient/{id}/$assess answers synchronously (or 202 with Prefer: respond-async); Group and system-level $assess are asynchronous (FHIR async pattern, status at $assess-status/{id}).',
         security: {
-          description: 'Bearer JWT (scope fhir-assess/assess) verified against the configured JWKS, or a static API key.',
+          description:
+            'Bearer JWT (scope fhir-assess/assess) verified against the configured JWKS, or a static API key.',
         },
         resource: [
           { type: 'Patient', operation: [op] },

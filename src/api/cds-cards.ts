@@ -82,14 +82,19 @@ function notComputedCard(ci: ClinicalImpression, ehrBase: string): CdsCard {
     detail: [ci.summary ?? '', ...missingLines(ci)].filter(Boolean).join('\n'),
     indicator: 'info',
     source: { label: `fhir-assess: ${label} (AI)` },
-    links: [{ label: 'ClinicalImpression in the EHR', url: `${ehrBase}/ClinicalImpression/${ci.id}`, type: 'absolute' }],
+    links: [
+      { label: 'ClinicalImpression in the EHR', url: `${ehrBase}/ClinicalImpression/${ci.id}`, type: 'absolute' },
+    ],
   };
 }
 
 function missingLines(ci: ClinicalImpression | undefined): string[] {
   const findings = ci?.finding ?? [];
   if (!findings.length) return [];
-  return ['\n**Missing or not used**', ...findings.map((f) => `- ${f.itemCodeableConcept?.text ?? 'input'}${f.basis ? `: ${f.basis}` : ''}`)];
+  return [
+    '\n**Missing or not used**',
+    ...findings.map((f) => `- ${f.itemCodeableConcept?.text ?? 'input'}${f.basis ? `: ${f.basis}` : ''}`),
+  ];
 }
 
 /** The ClinicalImpression that cites this RiskAssessment (the same write-back). */

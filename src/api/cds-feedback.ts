@@ -9,7 +9,12 @@ const FeedbackItem = z.object({
   outcome: z.enum(['accepted', 'overridden']),
   outcomeTimestamp: z.string().min(1).max(64),
   overrideReason: z
-    .object({ reason: z.object({ code: z.string().max(64).optional(), system: z.string().optional() }).loose().optional() })
+    .object({
+      reason: z
+        .object({ code: z.string().max(64).optional(), system: z.string().optional() })
+        .loose()
+        .optional(),
+    })
     .loose()
     .optional(),
   acceptedSuggestions: z.array(z.object({ id: z.string() }).loose()).optional(),
@@ -31,7 +36,12 @@ export function feedbackKeys(prefix: string): { stream: string; counts: string }
  * Records feedback: card uuid, outcome, override reason code and time. No PHI: cards are identified
  * by their uuid only.
  */
-export async function recordFeedback(redis: Redis, prefix: string, service: string, items: FeedbackItem[]): Promise<void> {
+export async function recordFeedback(
+  redis: Redis,
+  prefix: string,
+  service: string,
+  items: FeedbackItem[],
+): Promise<void> {
   const keys = feedbackKeys(prefix);
   const multi = redis.multi();
   for (const f of items) {

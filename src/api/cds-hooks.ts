@@ -5,7 +5,7 @@ import type { FhirClient } from '../fhir/fhir-client.js';
 import { type ApiDeps, publicBase } from './api-deps.js';
 import { ApiError } from './api-error.js';
 import { FHIR_ID } from './assess-params.js';
-import { AuthError, type Principal } from './auth.js';
+import { AuthError } from './auth.js';
 import { buildCards } from './cds-cards.js';
 import { FeedbackBody, recordFeedback } from './cds-feedback.js';
 
@@ -26,7 +26,13 @@ const HookRequest = z
     hookInstance: z.string().min(1).max(128),
     fhirServer: z.url().optional(),
     fhirAuthorization: z
-      .object({ access_token: z.string(), token_type: z.string(), expires_in: z.number(), scope: z.string(), subject: z.string() })
+      .object({
+        access_token: z.string(),
+        token_type: z.string(),
+        expires_in: z.number(),
+        scope: z.string(),
+        subject: z.string(),
+      })
       .loose()
       .optional(),
     context: z.object({ userId: z.string().min(1), patientId: z.string().regex(FHIR_ID, 'must be a FHIR id') }).loose(),
@@ -57,20 +63,27 @@ export async function cdsHooksRoutes(app: FastifyInstance, deps: ApiDeps): Promi
   const preHandler = [knownService, cdsAuth(deps)];
   app.post('/cds-services/:id', { preHandler }, async (req) => {
     const body = HookRequest.safeParse(req.body);
-    if (!body.success) throw new ApiError(400, body.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+    if (!body.success)
+      throw new ApiError(400, body.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
     const { client } = sourceFor(deps, body.data.fhirServer);
     const patientId = body.data.context.patientId;
     const prefetch = body.data.prefetch ?? {};
     const [risks, impressions] = await Promise.all([
-      fromPrefetchOr<RiskAssessment>(prefetch.riskAssessments, 'RiskAssessment', () => recent(client, 'RiskAssessment', patientId)),
-      fromPrefetchOr<ClinicalImpression>(prefetch.impressions, 'ClinicalImpression', () => recent(client, 'ClinicalImpression', patientId)),
+      fromPrefetchOr<RiskAssessment>(prefetch.riskAssessments, 'RiskAssessment', () =>
+        recent(client, 'RiskAssessment', patientId),
+      ),
+      fromPrefetchOr<ClinicalImpression>(prefetch.impressions, 'ClinicalImpression', () =>
+        recent(client, 'ClinicalImpression', patientId),
+      ),
     ]);
-    const forPatient = <T extends RiskAssessment | ClinicalImpression>(r: T) => r.subject?.reference === `Patient/${patientId}`;
+    const forPatient = <T extends RiskAssessment | ClinicalImpression>(r: T) =>
+      r.subject?.reference === `Patient/${patientId}`;
     return { cards: buildCards(risks.filter(forPatient), impressions.filter(forPatient), client.baseUrl) };
   });
   app.post('/cds-services/:id/feedback', { preHandler }, async (req, reply) => {
     const body = FeedbackBody.safeParse(req.body);
-    if (!body.success) throw new ApiError(400, body.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+    if (!body.success)
+      throw new ApiError(400, body.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
     await recordFeedback(deps.redis, deps.keyPrefix, CDS_SERVICE_ID, body.data.feedback);
     return reply.code(200).send({ recorded: body.data.feedback.length });
   });
@@ -86,9 +99,11 @@ async function knownService(req: FastifyRequest): Promise<void> {
 function cdsAuth(deps: ApiDeps) {
   return async (req: FastifyRequest): Promise<void> => {
     const auth = deps.cdsAuth ?? deps.auth;
-    const audience = deps.cdsAuth ? [`${publicBase(deps, req)}${req.url.split('?')[0].replace(/\/feedback$/, '')}`] : undefined;
+    const audience = deps.cdsAuth
+      ? [`${publicBase(deps, req)}${req.url.split('?')[0].replace(/\/feedback$/, '')}`]
+      : undefined;
     try {
-      req.principal = (await auth.authenticate(req.headers, audience)) as Principal;
+      req.principal = await auth.authenticate(req.headers, audience);
     } catch (err) {
       throw err instanceof AuthError ? err : new AuthError(401, 'invalid credentials');
     }
@@ -100,17 +115,33 @@ function sourceFor(deps: ApiDeps, fhirServer?: string): { client: FhirClient } {
   const all = deps.sources.all();
   if (!fhirServer) return all[0];
   const hit = all.find((s) => s.client.guard.isUnder(fhirServer) || s.client.baseUrl === fhirServer.replace(/\/$/, ''));
-  if (!hit) throw new ApiError(400, 'fhirServer is not an EHR this service is configured for; it reads only from its configured FHIR base URLs');
+  if (!hit)
+    throw new ApiError(
+      400,
+      'fhirServer is not an EHR this service is configured for; it reads only from its configured FHIR base URLs',
+    );
   return hit;
 }
 
-async function recent<T extends Resource>(client: FhirClient, type: 'RiskAssessment' | 'ClinicalImpression', patientId: string): Promise<T[]> {
-  const bundle = await client.get<Bundle>(type, { subject: `Patient/${patientId}`, _sort: '-date', _count: String(RECENT) });
+async function recent<T extends Resource>(
+  client: FhirClient,
+  type: 'RiskAssessment' | 'ClinicalImpression',
+  patientId: string,
+): Promise<T[]> {
+  const bundle = await client.get<Bundle>(type, {
+    subject: `Patient/${patientId}`,
+    _sort: '-date',
+    _count: String(RECENT),
+  });
   return (bundle.entry ?? []).map((e) => e.resource as T).filter((r) => r?.resourceType === type);
 }
 
 /** A prefetched searchset Bundle when the EHR sent one (null or absent: read it ourselves). */
-async function fromPrefetchOr<T extends Resource>(value: unknown, type: string, fetch: () => Promise<T[]>): Promise<T[]> {
+async function fromPrefetchOr<T extends Resource>(
+  value: unknown,
+  type: string,
+  fetch: () => Promise<T[]>,
+): Promise<T[]> {
   const bundle = value as Bundle | null | undefined;
   if (bundle?.resourceType !== 'Bundle') return fetch();
   return (bundle.entry ?? []).map((e) => e.resource as T).filter((r) => r?.resourceType === type);

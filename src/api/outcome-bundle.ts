@@ -19,7 +19,8 @@ export function writtenRefs(result: AssessJobResult | undefined): string[] {
 export function assessmentNotes(patientId: string, result: AssessJobResult | undefined): OperationOutcome | undefined {
   const issues = (result?.assessments ?? []).flatMap((a) => {
     const model = `${a.modelId}@${a.modelVersion}`;
-    if (a.skipped) return [`${model}: skipped for Patient/${patientId}: the record is unchanged since its last assessment`];
+    if (a.skipped)
+      return [`${model}: skipped for Patient/${patientId}: the record is unchanged since its last assessment`];
     if (a.mode === 'shadow')
       return [
         `${model}: shadow mode: computed for Patient/${patientId} but not written to the EHR; what it would have written is kept in the shadow store (assessment key ${a.key ?? 'unknown'})`,
@@ -30,7 +31,11 @@ export function assessmentNotes(patientId: string, result: AssessJobResult | und
   if (!issues.length) return undefined;
   return {
     resourceType: 'OperationOutcome',
-    issue: issues.map((diagnostics) => ({ severity: 'information' as const, code: 'informational' as const, diagnostics })),
+    issue: issues.map((diagnostics) => ({
+      severity: 'information' as const,
+      code: 'informational' as const,
+      diagnostics,
+    })),
   };
 }
 
@@ -54,7 +59,8 @@ export async function patientResultBundle(
   for (const a of result.assessments) {
     if (a.mode !== 'shadow' || !a.key || !shadow) continue;
     const record = await shadow.store.get(shadow.source, a.key);
-    for (const e of record?.bundle.entry ?? []) if (e.resource) entry.push({ fullUrl: e.fullUrl, resource: e.resource });
+    for (const e of record?.bundle.entry ?? [])
+      if (e.resource) entry.push({ fullUrl: e.fullUrl, resource: e.resource });
   }
   const notes = assessmentNotes(patientId, result);
   if (notes) entry.push({ resource: notes });
@@ -76,19 +82,24 @@ export async function statusResultBundle(client: FhirClient, outcomes: JobOutcom
     const patient = o.patientId ? `Patient/${o.patientId}` : `job ${o.jobId}`;
     if (o.state === 'failed')
       entry.push(errorEntry(o.failureStatus ?? 500, `${patient}: assessment failed: ${o.failedReason ?? 'unknown'}`));
-    else if (o.state === 'missing')
-      entry.push(errorEntry(410, `${patient}: the job's result has expired (kept 24 h)`));
+    else if (o.state === 'missing') entry.push(errorEntry(410, `${patient}: the job's result has expired (kept 24 h)`));
     for (const location of writtenRefs(o.result)) {
       entry.push({ resource: bodies.get(location), response: { status: '201 Created', location } });
     }
     const notes = o.patientId ? assessmentNotes(o.patientId, o.result) : undefined;
-    if (o.state === 'completed' && notes) entry.push({ response: { status: '200 OK', location: patient, outcome: notes } });
+    if (o.state === 'completed' && notes)
+      entry.push({ response: { status: '200 OK', location: patient, outcome: notes } });
   }
   return { resourceType: 'Bundle', type: 'batch-response', timestamp: new Date().toISOString(), entry };
 }
 
 function errorEntry(status: number, message: string): BundleEntry {
-  return { response: { status: String(status), outcome: outcome('error', status >= 500 ? 'exception' : 'processing', message) } };
+  return {
+    response: {
+      status: String(status),
+      outcome: outcome('error', status >= 500 ? 'exception' : 'processing', message),
+    },
+  };
 }
 
 const ref = (r: Resource) => `${r.resourceType}/${r.id}`;

@@ -53,7 +53,8 @@ export class BulkEnumerator implements Enumerator {
     const statusUrl = await this.bulk.kickOff(path, query);
     const manifest = await this.bulk.waitForManifest(statusUrl, signal, this.onStatus);
     const ordered = [...manifest.output].sort((a, b) => Number(b.type === 'Patient') - Number(a.type === 'Patient'));
-    if (!this.plan.since) this.total = ordered.reduce((n, o) => n + (o.type === 'Patient' ? (o.count ?? 0) : 0), 0) || undefined;
+    if (!this.plan.since)
+      this.total = ordered.reduce((n, o) => n + (o.type === 'Patient' ? (o.count ?? 0) : 0), 0) || undefined;
     return {
       kind: 'bulk',
       files: ordered.map((o) => o.url),

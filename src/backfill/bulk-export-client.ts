@@ -58,7 +58,11 @@ export class BulkExportClient {
   }
 
   /** Polls the status URL until the manifest is ready (202 + Retry-After while running). */
-  async waitForManifest(statusUrl: string, signal?: AbortSignal, onProgress?: (text: string) => void): Promise<BulkManifest> {
+  async waitForManifest(
+    statusUrl: string,
+    signal?: AbortSignal,
+    onProgress?: (text: string) => void,
+  ): Promise<BulkManifest> {
     const deadline = Date.now() + (this.opts.maxWaitMs ?? 3_600_000);
     for (let attempt = 1; ; attempt++) {
       const res = await this.send('GET', statusUrl);
@@ -82,7 +86,14 @@ export class BulkExportClient {
 
   /** The lines of one NDJSON file, streamed (never the whole file in memory). */
   async *lines(url: string, requiresToken: boolean, signal?: AbortSignal): AsyncGenerator<string> {
-    const res = await this.send('GET', url, { Accept: 'application/fhir+ndjson' }, requiresToken, signal, FILE_TIMEOUT_MS);
+    const res = await this.send(
+      'GET',
+      url,
+      { Accept: 'application/fhir+ndjson' },
+      requiresToken,
+      signal,
+      FILE_TIMEOUT_MS,
+    );
     if (res.status !== 200 || !res.body) {
       await res.body?.cancel();
       throw new BulkExportError(`export file answered HTTP ${res.status} (expired? run again with --restart)`);
@@ -113,7 +124,11 @@ export class BulkExportClient {
     const authorization = withToken ? await this.opts.auth.authorization() : undefined;
     return this.fetchImpl(url, {
       method,
-      headers: { Accept: 'application/fhir+json', ...(authorization ? { Authorization: authorization } : {}), ...headers },
+      headers: {
+        Accept: 'application/fhir+json',
+        ...(authorization ? { Authorization: authorization } : {}),
+        ...headers,
+      },
       signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs),
       redirect: 'error',
     });

@@ -29,7 +29,14 @@ export interface Checkpoint extends BackfillCounts {
   updated: string;
 }
 
-export const ZERO_COUNTS: BackfillCounts = { enumerated: 0, enqueued: 0, duplicates: 0, done: 0, failed: 0, skipped: 0 };
+export const ZERO_COUNTS: BackfillCounts = {
+  enumerated: 0,
+  enqueued: 0,
+  duplicates: 0,
+  done: 0,
+  failed: 0,
+  skipped: 0,
+};
 
 /**
  * The checkpoint hash plus two sets: `seen` (patients already enqueued by this run, so a resumed or

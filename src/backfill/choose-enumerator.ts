@@ -10,7 +10,10 @@ import { ListEnumerator } from './list-enumerator.js';
 import { SearchEnumerator } from './search-enumerator.js';
 
 /** Who to backfill. */
-export type Selection = { kind: 'all' } | { kind: 'group'; id: string } | { kind: 'patients'; file: string; ids: string[] };
+export type Selection =
+  | { kind: 'all' }
+  | { kind: 'group'; id: string }
+  | { kind: 'patients'; file: string; ids: string[] };
 
 export interface EnumeratorChoice {
   sources: SourceRegistry;

@@ -78,7 +78,8 @@ export async function runBackfill(deps: BackfillDeps, opts: BackfillOptions): Pr
   if (opts.restart) await store.clear(runId);
   if (opts.dryRun) return dryRun(deps, opts, runId);
   const previous = await store.load(runId);
-  if (previous?.state === 'done') return progressOf(previous, 'done', 0, false, 'already complete (use --restart to run again)');
+  if (previous?.state === 'done')
+    return progressOf(previous, 'done', 0, false, 'already complete (use --restart to run again)');
   const cp: Checkpoint = previous ?? { runId, state: 'running', ...ZERO_COUNTS, started: now(), updated: now() };
   const run = new BackfillRun(deps, opts, store, cp, !!previous);
   return run.execute();
@@ -102,7 +103,10 @@ class BackfillRun {
   }
 
   async execute(): Promise<BackfillProgress> {
-    const events = new QueueEvents(ASSESS_QUEUE, { connection: workerConnection(this.deps.redisUrl), prefix: this.deps.prefix });
+    const events = new QueueEvents(ASSESS_QUEUE, {
+      connection: workerConnection(this.deps.redisUrl),
+      prefix: this.deps.prefix,
+    });
     events.on('error', () => {});
     await events.waitUntilReady();
     this.tracker = new CompletionTracker(this.deps.assessQueue, events, (id, end) => {
@@ -176,7 +180,14 @@ class BackfillRun {
     if (this.aborted) return false;
     const job = await enqueueAssessment(
       this.deps.assessQueue,
-      { source: this.opts.source, patientId, trigger: 'backfill', priority: 'backfill', models: this.opts.models, requestId: this.cp.runId },
+      {
+        source: this.opts.source,
+        patientId,
+        trigger: 'backfill',
+        priority: 'backfill',
+        models: this.opts.models,
+        requestId: this.cp.runId,
+      },
       0,
     );
     await this.store.enqueued(this.cp.runId, patientId, String(job.id));
@@ -231,9 +242,29 @@ async function dryRun(deps: BackfillDeps, opts: BackfillOptions, runId: string):
   return progressOf(cp, 'done', 0, false, `dry run: ${seen.size} patients would be enqueued`);
 }
 
-function progressOf(cp: Checkpoint, phase: BackfillProgress['phase'], outstanding: number, resumed: boolean, status?: string): BackfillProgress {
+function progressOf(
+  cp: Checkpoint,
+  phase: BackfillProgress['phase'],
+  outstanding: number,
+  resumed: boolean,
+  status?: string,
+): BackfillProgress {
   const { runId, strategy, total, enumerated, enqueued, duplicates, done, failed, skipped } = cp;
-  return { runId, phase, strategy, total, enumerated, enqueued, duplicates, done, failed, skipped, outstanding, resumed, status };
+  return {
+    runId,
+    phase,
+    strategy,
+    total,
+    enumerated,
+    enqueued,
+    duplicates,
+    done,
+    failed,
+    skipped,
+    outstanding,
+    resumed,
+    status,
+  };
 }
 
 const now = () => new Date().toISOString();

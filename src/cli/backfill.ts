@@ -51,7 +51,9 @@ export async function backfillCommand(
   const cfg = loadConfig(env);
   const source = (v.source as string | undefined) ?? cfg.sources[0].name;
   if (!cfg.sources.some((s) => s.name === source))
-    throw new UsageError(`--source: unknown source '${source}'; configured: ${cfg.sources.map((s) => s.name).join(', ')}`);
+    throw new UsageError(
+      `--source: unknown source '${source}'; configured: ${cfg.sources.map((s) => s.name).join(', ')}`,
+    );
   const opts: BackfillOptions = {
     source,
     selection,
@@ -129,7 +131,8 @@ export function readPatientsFile(file: string): string[] {
     if (FHIR_ID.test(id)) ids.push(id);
     else bad.push(i + 1);
   });
-  if (bad.length) throw new UsageError(`--patients: line(s) ${bad.slice(0, 5).join(', ')} of ${file} are not patient ids`);
+  if (bad.length)
+    throw new UsageError(`--patients: line(s) ${bad.slice(0, 5).join(', ')} of ${file} are not patient ids`);
   return [...new Set(ids)];
 }
 
@@ -154,9 +157,14 @@ function parseStrategy(s: string | undefined): BackfillOptions['strategy'] {
 
 function parseModels(list: string | undefined, models: Model[]): string[] | undefined {
   if (list === undefined) return undefined;
-  const ids = list.split(',').map((m) => m.trim()).filter(Boolean);
+  const ids = list
+    .split(',')
+    .map((m) => m.trim())
+    .filter(Boolean);
   const unknown = ids.filter((id) => !models.some((m) => m.id === id));
   if (!ids.length || unknown.length)
-    throw new UsageError(`--models: unknown model(s) ${unknown.join(', ') || '(none given)'}; available: ${models.map((m) => m.id).join(', ')}`);
+    throw new UsageError(
+      `--models: unknown model(s) ${unknown.join(', ') || '(none given)'}; available: ${models.map((m) => m.id).join(', ')}`,
+    );
   return ids;
 }

@@ -29,7 +29,11 @@ export async function jobsCommand(
   );
   const cfg = loadConfig(env);
   const redis = producerConnection(cfg.REDIS_URL);
-  const all = [createEventsQueue(redis, cfg.QUEUE_PREFIX), createAssessQueue(redis, cfg.QUEUE_PREFIX), createIntakeQueue(redis, cfg.QUEUE_PREFIX)];
+  const all = [
+    createEventsQueue(redis, cfg.QUEUE_PREFIX),
+    createAssessQueue(redis, cfg.QUEUE_PREFIX),
+    createIntakeQueue(redis, cfg.QUEUE_PREFIX),
+  ];
   try {
     const queues = pickQueues(all, values.queue as string | undefined);
     await ready(redis);
@@ -41,7 +45,11 @@ export async function jobsCommand(
     if (values.all === true) {
       if (positionals.length) throw new UsageError('jobs retry takes job ids or --all, not both');
       const counts = await retryAllFailed(queues);
-      io.out.write(`${Object.entries(counts).map(([q, n]) => `${q}: ${n} retried`).join(', ')}\n`);
+      io.out.write(
+        `${Object.entries(counts)
+          .map(([q, n]) => `${q}: ${n} retried`)
+          .join(', ')}\n`,
+      );
       return 0;
     }
     if (!positionals.length) throw new UsageError('jobs retry needs job ids (as listed by jobs failed) or --all');
@@ -67,6 +75,10 @@ export function failedTable(rows: FailedJobRow[]): string {
   const head = ['id', 'queue', 'patient ref', 'reason', 'attempts', 'failed at'];
   const cells = rows.map((r) => [r.id, r.queue, r.ref, r.reason, String(r.attempts), r.failedAt]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const fmt = (c: string[]) => c.map((x, i) => x.padEnd(widths[i])).join('  ').trimEnd();
+  const fmt = (c: string[]) =>
+    c
+      .map((x, i) => x.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   return [fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...cells.map(fmt)].join('\n');
 }

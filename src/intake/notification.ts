@@ -14,6 +14,8 @@ export interface ParsedNotification {
   /** Backport notification type, or `event-notification` for classic formats. */
   type: 'handshake' | 'heartbeat' | 'event-notification' | 'query-status' | 'query-event';
   subscription?: string;
+  /** The Subscription's logical id (whatever form `subscription` had): the key of its event ledger. */
+  subscriptionId?: string;
   /** Subscription status the sender reported (topic-based notifications only). */
   status?: string;
   /** `events-since-subscription-start` of a Backport status, when given. */

@@ -28,7 +28,7 @@ export function parseSubscriptionBundle(bundle: Bundle, guard: BaseUrlGuard): Pa
     first?.resourceType === 'Parameters' ? 'r4-backport' : bundle.type === 'history' ? 'r4b-backport' : 'r5';
   const status = first?.resourceType === 'Parameters' ? fromParameters(first) : fromSubscriptionStatus(first);
   // A subscription on another server is refused like any foreign reference (we may call its $status).
-  if (status.subscription) subscriptionIdOf(status.subscription, guard);
+  const subscriptionId = status.subscription ? subscriptionIdOf(status.subscription, guard) : undefined;
   const byUrl = new Map<string, BundleEntry>();
   for (const entry of bundle.entry?.slice(1) ?? []) {
     if (entry.fullUrl) byUrl.set(entry.fullUrl, entry);
@@ -56,6 +56,7 @@ export function parseSubscriptionBundle(bundle: Bundle, guard: BaseUrlGuard): Pa
     variant,
     type: status.type,
     subscription: status.subscription,
+    subscriptionId,
     status: status.status,
     eventsSinceStart: status.eventsSinceStart,
     numbered,

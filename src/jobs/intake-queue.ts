@@ -83,3 +83,18 @@ export async function cancelGapRecovery(
   await job.remove().catch(() => {});
   return true;
 }
+
+const shared = new WeakMap<Redis, Map<string, IntakeQueue>>();
+
+/**
+ * One intake Queue per (connection, prefix), for code that only adds or removes jobs on a connection
+ * someone else owns (the notify route, the events worker). It shares that connection, so it goes away
+ * with it; there is nothing of its own to close.
+ */
+export function sharedIntakeQueue(connection: Redis, prefix: string): IntakeQueue {
+  let byPrefix = shared.get(connection);
+  if (!byPrefix) shared.set(connection, (byPrefix = new Map()));
+  let queue = byPrefix.get(prefix);
+  if (!queue) byPrefix.set(prefix, (queue = createIntakeQueue(connection, prefix)));
+  return queue;
+}

@@ -20,7 +20,8 @@ export class ModelRateLimitedError extends Error {
 export function withModelRateLimit(model: Model, limiter: RateLimiter, limit: BucketLimit): Model {
   if (limit.rate <= 0) return model;
   const assess: Model['assess'] = async (record, context) => {
-    if (!(await limiter.acquire(`model:${model.id}`, limit, MAX_MODEL_WAIT_MS))) throw new ModelRateLimitedError(model.id);
+    if (!(await limiter.acquire(`model:${model.id}`, limit, MAX_MODEL_WAIT_MS)))
+      throw new ModelRateLimitedError(model.id);
     return model.assess(record, context);
   };
   // Inherit everything else (including getters or extra fields of a model class) from the original.

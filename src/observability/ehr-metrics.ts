@@ -1,4 +1,4 @@
-import { FhirHttpError, type FhirClient } from '../fhir/fhir-client.js';
+import { type FhirClient, FhirHttpError } from '../fhir/fhir-client.js';
 import { observeEhrRequest } from './metrics.js';
 
 const INSTRUMENTED = Symbol('ehr-metrics');

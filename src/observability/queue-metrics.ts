@@ -9,14 +9,19 @@ const STATES = ['waiting', 'delayed', 'prioritized', 'active', 'completed', 'fai
  * every replica) and CDS Hooks feedback by service and outcome.
  */
 export function registerQueueMetrics(queues: Queue[], redis: Redis, feedbackCountsKey: string): void {
-  scrapeGauge('fhir_assess_jobs', 'Jobs by queue and state (read from Redis at scrape)', ['queue', 'state'], async () => {
-    const rows: { labels: Record<string, string>; value: number }[] = [];
-    for (const q of queues) {
-      const counts = await q.getJobCounts(...STATES);
-      for (const state of STATES) rows.push({ labels: { queue: q.name, state }, value: counts[state] ?? 0 });
-    }
-    return rows;
-  });
+  scrapeGauge(
+    'fhir_assess_jobs',
+    'Jobs by queue and state (read from Redis at scrape)',
+    ['queue', 'state'],
+    async () => {
+      const rows: { labels: Record<string, string>; value: number }[] = [];
+      for (const q of queues) {
+        const counts = await q.getJobCounts(...STATES);
+        for (const state of STATES) rows.push({ labels: { queue: q.name, state }, value: counts[state] ?? 0 });
+      }
+      return rows;
+    },
+  );
   scrapeGauge(
     'fhir_assess_cds_feedback',
     'CDS Hooks card feedback recorded, by service and outcome (read from Redis at scrape)',

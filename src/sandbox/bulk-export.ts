@@ -60,7 +60,10 @@ export function registerBulkExport(app: FastifyInstance, ctx: SandboxContext, op
         .send();
     }
     job.files ??= buildFiles(ctx, job, opts.resourcesPerFile ?? 1000);
-    return reply.code(200).type('application/json').send(manifest(ctx, id, job));
+    return reply
+      .code(200)
+      .type('application/json')
+      .send(manifest(ctx, id, job));
   });
   app.delete(`${FHIR_BASE_PATH}/$export-status/:id`, (req, reply) => {
     const found = jobs.delete((req.params as { id: string }).id);
@@ -71,7 +74,10 @@ export function registerBulkExport(app: FastifyInstance, ctx: SandboxContext, op
     const file = jobs.get(id)?.files?.[Number(n)];
     if (!file) return reply.code(404).type(FHIR_JSON).send(notFound);
     const body = file.resources.map((r) => JSON.stringify(r)).join('\n');
-    return reply.code(200).type('application/fhir+ndjson').send(body ? `${body}\n` : '');
+    return reply
+      .code(200)
+      .type('application/fhir+ndjson')
+      .send(body ? `${body}\n` : '');
   });
 }
 
@@ -82,7 +88,12 @@ function newJob(ctx: SandboxContext, level: ExportJob['level'], req: FastifyRequ
   if (q._outputFormat && !NDJSON_FORMATS.has(q._outputFormat)) return `Unsupported _outputFormat: ${q._outputFormat}`;
   const sinceMs = q._since ? Date.parse(q._since) : undefined;
   if (sinceMs !== undefined && Number.isNaN(sinceMs)) return `Invalid _since: ${q._since}`;
-  const types = q._type ? q._type.split(',').map((t) => t.trim()).filter(Boolean) : undefined;
+  const types = q._type
+    ? q._type
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean)
+    : undefined;
   let patients: string[] | undefined;
   if (level === 'patient') patients = [...ctx.repo.resourcesOf('Patient')].map((p) => p.id);
   if (level === 'group') {
@@ -103,7 +114,8 @@ function buildFiles(ctx: SandboxContext, job: ExportJob, perFile: number): { typ
   const files: { type: string; resources: Resource[] }[] = [];
   for (const type of job.types ?? defaultTypes(ctx, job)) {
     const resources = resourcesOf(ctx, type, job.patients).filter(fresh);
-    for (let i = 0; i < resources.length; i += perFile) files.push({ type, resources: resources.slice(i, i + perFile) });
+    for (let i = 0; i < resources.length; i += perFile)
+      files.push({ type, resources: resources.slice(i, i + perFile) });
   }
   return files;
 }
@@ -117,7 +129,8 @@ function defaultTypes(ctx: SandboxContext, job: ExportJob): string[] {
 
 function resourcesOf(ctx: SandboxContext, type: string, patients: string[] | undefined): Resource[] {
   if (!patients) return [...ctx.repo.resourcesOf(type)];
-  if (type === 'Patient') return patients.map((p) => ctx.repo.peek('Patient', p)).filter((r): r is NonNullable<typeof r> => !!r);
+  if (type === 'Patient')
+    return patients.map((p) => ctx.repo.peek('Patient', p)).filter((r): r is NonNullable<typeof r> => !!r);
   const byId = new Map<string, Resource>();
   for (const p of patients) for (const r of ctx.repo.compartment(p, type)) byId.set(r.id, r);
   return [...byId.values()];
@@ -128,7 +141,11 @@ function manifest(ctx: SandboxContext, id: string, job: ExportJob) {
     transactionTime: job.transactionTime,
     request: job.request,
     requiresAccessToken: false,
-    output: (job.files ?? []).map((f, n) => ({ type: f.type, url: `${ctx.baseUrl}/$export-file/${id}/${n}`, count: f.resources.length })),
+    output: (job.files ?? []).map((f, n) => ({
+      type: f.type,
+      url: `${ctx.baseUrl}/$export-file/${id}/${n}`,
+      count: f.resources.length,
+    })),
     error: [],
   };
 }

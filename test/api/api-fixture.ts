@@ -20,7 +20,10 @@ export const AUDIENCE = 'https://fhir-assess.test.example';
 /** A JWKS served over loopback HTTP, and a signer for tokens it verifies. */
 export interface TestIdp {
   url: string;
-  sign(claims: Record<string, unknown>, opts?: { expiresIn?: string; audience?: string; issuer?: string }): Promise<string>;
+  sign(
+    claims: Record<string, unknown>,
+    opts?: { expiresIn?: string; audience?: string; issuer?: string },
+  ): Promise<string>;
   close(): Promise<void>;
 }
 

@@ -1,5 +1,8 @@
 import type { Bundle, Group, OperationOutcome, RiskAssessment } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiServices } from '../../src/api/api-services.js';
+import { buildApp } from '../../src/api/app.js';
+import { createLogger } from '../../src/util/logger.js';
 import { API_KEY, type ApiFixture, poll, startApiFixture } from './api-fixture.js';
 
 /**
@@ -86,7 +89,9 @@ describe('FHIR REST API: $assess and its status URL', () => {
   });
 
   it('When a Group is assessed, Then every active Patient member is assessed asynchronously and inactive members are not', async () => {
-    const patients = (await f.ehr.searchAll<{ id: string; resourceType: 'Patient' }>('Patient', { _count: '50' })).map((p) => p.id);
+    const patients = (await f.ehr.searchAll<{ id: string; resourceType: 'Patient' }>('Patient', { _count: '50' })).map(
+      (p) => p.id,
+    );
     const group = await f.ehr.create<Group>({
       resourceType: 'Group',
       type: 'person',
@@ -103,7 +108,9 @@ describe('FHIR REST API: $assess and its status URL', () => {
     expect(done.status).toBe(200);
     const bundle = (await done.json()) as Bundle;
     const subjects = new Set(
-      bundle.entry!.filter((e) => e.resource?.resourceType === 'ClinicalImpression').map((e) => (e.resource as { subject: { reference: string } }).subject.reference),
+      bundle
+        .entry!.filter((e) => e.resource?.resourceType === 'ClinicalImpression')
+        .map((e) => (e.resource as { subject: { reference: string } }).subject.reference),
     );
     expect(subjects).toEqual(new Set([`Patient/${f.goffPatientId}`, `Patient/${patients[0]}`]));
   });
@@ -126,7 +133,9 @@ describe('FHIR REST API: $assess and its status URL', () => {
       expect(pending.headers.get('retry-after')).toBe('2');
       const del = await fetch(statusUrl, { method: 'DELETE', headers: key });
       expect(del.status).toBe(202);
-      expect(((await del.json()) as OperationOutcome).issue[0].diagnostics).toBe('cancelled: 1 queued assessment(s) removed');
+      expect(((await del.json()) as OperationOutcome).issue[0].diagnostics).toBe(
+        'cancelled: 1 queued assessment(s) removed',
+      );
       const after = await fetch(statusUrl, { headers: key });
       expect(after.status).toBe(404);
       expect(((await after.json()) as OperationOutcome).issue[0].diagnostics).toMatch(/was cancelled/);
@@ -134,6 +143,40 @@ describe('FHIR REST API: $assess and its status URL', () => {
       expect(counts.waiting + counts.prioritized + counts.delayed).toBe(0);
     } finally {
       f.service.workers!.assess.resume();
+    }
+  });
+
+  it('When the job does not finish within ASSESS_SYNC_TIMEOUT_MS, Then the synchronous call falls back to 202 + Content-Location', async () => {
+    const shared = {
+      redis: f.service.redis,
+      sources: f.service.sources,
+      assessQueue: f.service.assessQueue,
+      eventsQueue: f.service.eventsQueue,
+    };
+    const api = await createApiServices(
+      { ...f.cfg, ASSESS_SYNC_TIMEOUT_MS: 300 },
+      { ...shared, modelIds: ['fhir-assess-risk-equations'] },
+    );
+    const app = await buildApp({
+      ...shared,
+      logger: createLogger('silent'),
+      bodyLimit: 1_000_000,
+      keyPrefix: f.cfg.QUEUE_PREFIX,
+      ready: async () => ({ ok: true, checks: {} }),
+      api: api.deps,
+    });
+    await f.service.workers!.assess.pause(); // the job cannot finish within 300 ms
+    try {
+      const r = await app.inject({ method: 'POST', url: `/fhir/Patient/${f.goffPatientId}/$assess`, headers: key });
+      expect(r.statusCode).toBe(202);
+      const path = new URL(String(r.headers['content-location'])).pathname;
+      expect(path).toMatch(/^\/fhir\/\$assess-status\/[a-f0-9]{24}$/);
+      f.service.workers!.assess.resume();
+      expect((await finalStatus(`${f.service.url}${path}`)).status).toBe(200);
+    } finally {
+      f.service.workers!.assess.resume();
+      await app.close();
+      await api.close();
     }
   });
 
@@ -173,7 +216,9 @@ describe('FHIR REST API: $assess and its status URL', () => {
     expect(forbidden.status).toBe(403);
     expect(((await forbidden.json()) as OperationOutcome).issue[0].diagnostics).toMatch(/fhir-assess\/assess/);
     const good = await f.idp.sign({ sub: 'svc', scope: 'system/Patient.rs fhir-assess/assess' });
-    expect((await post(path, undefined, { authorization: `Bearer ${good}`, prefer: 'respond-async' })).status).toBe(202);
+    expect((await post(path, undefined, { authorization: `Bearer ${good}`, prefer: 'respond-async' })).status).toBe(
+      202,
+    );
     expect((await post(path, undefined, { 'x-api-key': API_KEY, prefer: 'respond-async' })).status).toBe(202);
   });
 
@@ -183,5 +228,31 @@ describe('FHIR REST API: $assess and its status URL', () => {
     const cs = (await r.json()) as { resourceType: string; rest: { operation?: { name: string }[] }[] };
     expect(cs.resourceType).toBe('CapabilityStatement');
     expect(JSON.stringify(cs)).toContain('assess');
+  });
+});
+
+describe('FHIR REST API: $assess with a shadow-mode model', () => {
+  let f: ApiFixture;
+  beforeAll(async () => {
+    f = await startApiFixture('assess-shadow', { MODEL_MODE: 'shadow' });
+  });
+  afterAll(async () => {
+    await f?.close();
+  });
+
+  it('When the model runs in shadow mode, Then $assess returns the would-be resources from the shadow store and the EHR gets nothing', async () => {
+    const r = await fetch(`${f.service.url}/fhir/Patient/${f.goffPatientId}/$assess`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API_KEY}` },
+    });
+    expect(r.status).toBe(200);
+    const bundle = (await r.json()) as Bundle;
+    const ra = bundle.entry!.find((e) => e.resource?.resourceType === 'RiskAssessment')!;
+    expect(ra.fullUrl).toMatch(/^urn:uuid:/); // never written: no EHR id
+    expect((ra.resource as RiskAssessment).prediction![0].probabilityDecimal).toBeCloseTo(0.0538, 4);
+    const note = bundle.entry!.find((e) => e.resource?.resourceType === 'OperationOutcome')!
+      .resource as OperationOutcome;
+    expect(note.issue[0].diagnostics).toMatch(/shadow mode: computed .* but not written to the EHR/);
+    expect(await f.ehr.searchAll('RiskAssessment', { subject: `Patient/${f.goffPatientId}` })).toHaveLength(0);
   });
 });

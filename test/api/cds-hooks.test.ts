@@ -21,7 +21,11 @@ describe('CDS Hooks: discovery, patient-view cards, feedback', () => {
     await f?.close();
   });
 
-  const hook = (body: unknown, headers: Record<string, string> = { authorization: `Bearer ${ehrToken}` }, path = SERVICE) =>
+  const hook = (
+    body: unknown,
+    headers: Record<string, string> = { authorization: `Bearer ${ehrToken}` },
+    path = SERVICE,
+  ) =>
     fetch(`${f.service.url}/cds-services/${path}`, {
       method: 'POST',
       headers: { ...headers, 'content-type': 'application/json' },
@@ -37,17 +41,24 @@ describe('CDS Hooks: discovery, patient-view cards, feedback', () => {
   it('When discovery is read, Then it lists the patient-view service with its prefetch templates, without authentication', async () => {
     const r = await fetch(`${f.service.url}/cds-services`);
     expect(r.status).toBe(200);
-    const { services } = (await r.json()) as { services: { hook: string; id: string; prefetch: Record<string, string> }[] };
+    const { services } = (await r.json()) as {
+      services: { hook: string; id: string; prefetch: Record<string, string> }[];
+    };
     expect(services).toHaveLength(1);
     expect(services[0]).toMatchObject({ hook: 'patient-view', id: SERVICE });
     expect(services[0].prefetch.patient).toBe('Patient/{{context.patientId}}');
-    expect(services[0].prefetch.riskAssessments).toMatch(/^RiskAssessment\?subject=Patient\/\{\{context\.patientId\}\}/);
+    expect(services[0].prefetch.riskAssessments).toMatch(
+      /^RiskAssessment\?subject=Patient\/\{\{context\.patientId\}\}/,
+    );
   });
 
   it('When the chart of an assessed patient opens, Then one card shows the latest risk: summary under 140 chars, warning for moderate risk, model and version, inputs, link', async () => {
     const before = (await (await hook(request(f.goffPatientId))).json()) as { cards: CdsCard[] };
     expect(before.cards).toEqual([]); // nothing assessed yet: nothing to show (and nothing computed here)
-    const assessed = await fetch(`${f.service.url}/fhir/Patient/${f.goffPatientId}/$assess`, { method: 'POST', headers: key });
+    const assessed = await fetch(`${f.service.url}/fhir/Patient/${f.goffPatientId}/$assess`, {
+      method: 'POST',
+      headers: key,
+    });
     expect(assessed.status).toBe(200);
 
     const r = await hook(request(f.goffPatientId));
@@ -64,12 +75,16 @@ describe('CDS Hooks: discovery, patient-view cards, feedback', () => {
     expect(card.detail).toMatch(/5\.4 % \(0\.0538\)/); // the rationale, as written back
     expect(card.detail).toMatch(/a clinician must confirm it/);
     const ra = (await f.ehr.searchAll('RiskAssessment', { subject: `Patient/${f.goffPatientId}` }))[0];
-    expect(card.links).toEqual([{ label: 'RiskAssessment in the EHR', url: `${f.sandbox.baseUrl}/RiskAssessment/${ra.id}`, type: 'absolute' }]);
+    expect(card.links).toEqual([
+      { label: 'RiskAssessment in the EHR', url: `${f.sandbox.baseUrl}/RiskAssessment/${ra.id}`, type: 'absolute' },
+    ]);
     expect(card.uuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-a[0-9a-f]{3}-[0-9a-f]{12}$/);
 
     // With prefetch, the EHR's bundles are used as they are (here: deliberately empty ones).
     const empty: Bundle = { resourceType: 'Bundle', type: 'searchset', entry: [] };
-    const prefetched = await hook(request(f.goffPatientId, { prefetch: { riskAssessments: empty, impressions: empty } }));
+    const prefetched = await hook(
+      request(f.goffPatientId, { prefetch: { riskAssessments: empty, impressions: empty } }),
+    );
     expect(((await prefetched.json()) as { cards: CdsCard[] }).cards).toEqual([]);
     const real = await f.ehr.get<Bundle>('RiskAssessment', { subject: `Patient/${f.goffPatientId}` });
     const again = await hook(request(f.goffPatientId, { prefetch: { riskAssessments: real, impressions: null } }));
@@ -77,9 +92,13 @@ describe('CDS Hooks: discovery, patient-view cards, feedback', () => {
   });
 
   it('When a patient could not be scored, Then an info card says why', async () => {
-    const patients = await f.ehr.searchAll<{ resourceType: 'Patient'; id: string; birthDate?: string }>('Patient', { _count: '50' });
+    const patients = await f.ehr.searchAll<{ resourceType: 'Patient'; id: string; birthDate?: string }>('Patient', {
+      _count: '50',
+    });
     const young = patients.find((p) => p.birthDate && p.birthDate > '1990-01-01')!; // under 40: outside the PCE
-    expect((await fetch(`${f.service.url}/fhir/Patient/${young.id}/$assess`, { method: 'POST', headers: key })).status).toBe(200);
+    expect(
+      (await fetch(`${f.service.url}/fhir/Patient/${young.id}/$assess`, { method: 'POST', headers: key })).status,
+    ).toBe(200);
     const { cards } = (await (await hook(request(young.id))).json()) as { cards: CdsCard[] };
     expect(cards).toHaveLength(1);
     expect(cards[0].indicator).toBe('info');
@@ -106,7 +125,18 @@ describe('CDS Hooks: discovery, patient-view cards, feedback', () => {
     expect(await r.json()).toEqual({ recorded: 1 });
     const stream = await f.service.redis.xrange(`${f.cfg.QUEUE_PREFIX}:cds-feedback`, '-', '+');
     expect(stream).toHaveLength(1);
-    expect(stream[0][1]).toEqual(['service', SERVICE, 'card', '9b1c6a1e-0000-5000-a000-000000000001', 'outcome', 'overridden', 'reason', 'not-relevant', 'at', '2021-04-01T10:00:00Z']);
+    expect(stream[0][1]).toEqual([
+      'service',
+      SERVICE,
+      'card',
+      '9b1c6a1e-0000-5000-a000-000000000001',
+      'outcome',
+      'overridden',
+      'reason',
+      'not-relevant',
+      'at',
+      '2021-04-01T10:00:00Z',
+    ]);
     const metrics = await (await fetch(`${f.service.url}/metrics`, { headers: key })).text();
     expect(metrics).toContain(`fhir_assess_cds_feedback{service="${SERVICE}",outcome="overridden"} 1`);
   });
@@ -114,12 +144,34 @@ describe('CDS Hooks: discovery, patient-view cards, feedback', () => {
   it('When a hook request is invalid or unauthenticated, Then it gets a 4xx OperationOutcome naming the problem', async () => {
     const cases: [Promise<Response>, number, RegExp][] = [
       [hook(request(f.goffPatientId), {}), 401, /missing credentials/],
-      [hook(request(f.goffPatientId), { authorization: `Bearer ${await f.idp.sign({ sub: 'ehr' })}` }), 401, /invalid bearer token/], // audience is not our service
+      [
+        hook(request(f.goffPatientId), { authorization: `Bearer ${await f.idp.sign({ sub: 'ehr' })}` }),
+        401,
+        /invalid bearer token/,
+      ], // audience is not our service
       [hook(request(f.goffPatientId), undefined, 'other-service'), 404, /no CDS service 'other-service'/],
       [hook({ ...request(f.goffPatientId), hook: 'order-select' }), 400, /patient-view hook only/],
       [hook({ ...request(f.goffPatientId), context: { userId: 'u' } }), 400, /context\.patientId/],
-      [hook(request(f.goffPatientId, { fhirAuthorization: { access_token: 'x', token_type: 'Bearer', expires_in: 300, scope: 'patient/*.read', subject: 'a' } })), 400, /cds-r-1/],
-      [hook(request(f.goffPatientId, { fhirServer: 'https://elsewhere.example/fhir' })), 400, /not an EHR this service is configured for/],
+      [
+        hook(
+          request(f.goffPatientId, {
+            fhirAuthorization: {
+              access_token: 'x',
+              token_type: 'Bearer',
+              expires_in: 300,
+              scope: 'patient/*.read',
+              subject: 'a',
+            },
+          }),
+        ),
+        400,
+        /cds-r-1/,
+      ],
+      [
+        hook(request(f.goffPatientId, { fhirServer: 'https://elsewhere.example/fhir' })),
+        400,
+        /not an EHR this service is configured for/,
+      ],
     ];
     for (const [pending, status, message] of cases) {
       const r = await pending;

@@ -73,7 +73,13 @@ describe('fhir-assess backfill (CLI), rate and priority', () => {
     const worker = f.service.workers!.assess;
     await worker.pause();
     try {
-      const queued = await runBackfill(f.deps, { source: 'ehr', selection: { kind: 'all' }, ratePerSecond: 0, wait: false, restart: true });
+      const queued = await runBackfill(f.deps, {
+        source: 'ehr',
+        selection: { kind: 'all' },
+        ratePerSecond: 0,
+        wait: false,
+        restart: true,
+      });
       expect(queued.enqueued).toBe(16);
       const live = await enqueueAssessment(
         f.service.assessQueue,
@@ -83,7 +89,9 @@ describe('fhir-assess backfill (CLI), rate and priority', () => {
       worker.resume();
       const done = await poll(
         async () => {
-          const jobs = (await f.service.assessQueue.getJobs(['completed'])).filter((j) => j.data.requestId === queued.runId);
+          const jobs = (await f.service.assessQueue.getJobs(['completed'])).filter(
+            (j) => j.data.requestId === queued.runId,
+          );
           return jobs.length === 16 ? jobs : undefined;
         },
         60_000,

@@ -29,7 +29,11 @@ describe('fhir-assess jobs failed / retry', () => {
   });
 
   const failedJob = async (patientId: string) => {
-    const job = await enqueueAssessment(f.service.assessQueue, { source: 'ehr', patientId, trigger: 'api', priority: 'api' }, 0);
+    const job = await enqueueAssessment(
+      f.service.assessQueue,
+      { source: 'ehr', patientId, trigger: 'api', priority: 'api' },
+      0,
+    );
     await poll(async () => ((await job.getState()) === 'failed' ? true : undefined), 30_000, `job ${job.id} to fail`);
     return String(job.id);
   };
@@ -41,10 +45,19 @@ describe('fhir-assess jobs failed / retry', () => {
     const lines = out.text().split('\n');
     expect(lines[0]).toMatch(/^id\s+queue\s+patient ref\s+reason\s+attempts\s+failed at$/);
     const row = lines.find((l) => l.startsWith(`${id} `))!;
-    expect(row).toMatch(new RegExp(`^${id}\\s+assess\\s+Patient/later-created\\s+EHR refused \\(HTTP 404\\).*\\s1\\s+\\d{4}-\\d\\d-\\d\\dT`));
+    expect(row).toMatch(
+      new RegExp(
+        `^${id}\\s+assess\\s+Patient/later-created\\s+EHR refused \\(HTTP 404\\).*\\s1\\s+\\d{4}-\\d\\d-\\d\\dT`,
+      ),
+    );
 
     // The cause is fixed (the patient now exists); retry by id.
-    await f.ehr.update<Patient>({ resourceType: 'Patient', id: 'later-created', gender: 'female', birthDate: '1960-01-01' });
+    await f.ehr.update<Patient>({
+      resourceType: 'Patient',
+      id: 'later-created',
+      gender: 'female',
+      birthDate: '1960-01-01',
+    });
     const retried = capture();
     expect(await jobsCommand(['retry', id], f.env, { out: retried, err: capture() })).toBe(0);
     expect(retried.text()).toBe(`retried assess/${id}\n`);
@@ -76,6 +89,8 @@ describe('fhir-assess jobs failed / retry', () => {
     expect(await jobsCommand(['retry', '999999'], f.env, { out: capture(), err })).toBe(1);
     expect(err.text()).toBe('not a failed job: 999999\n');
     await expect(jobsCommand(['retry'], f.env, { out: capture(), err })).rejects.toThrow(/needs job ids/);
-    await expect(jobsCommand(['failed', '--queue', 'nope'], f.env, { out: capture(), err })).rejects.toThrow(/--queue must be one of events, assess, intake/);
+    await expect(jobsCommand(['failed', '--queue', 'nope'], f.env, { out: capture(), err })).rejects.toThrow(
+      /--queue must be one of events, assess, intake/,
+    );
   });
 });

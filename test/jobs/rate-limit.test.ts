@@ -55,7 +55,12 @@ describe('rate limits in the assess worker', () => {
       // The first four $everything requests answer 429 (the client's own retries use them all up).
       proxy = await startFaultProxy(base, (req) =>
         req.url.includes('$everything') && everything429-- > 0
-          ? { kind: 'status', status: 429, headers: { 'retry-after': '1' }, body: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'throttled' }] } }
+          ? {
+              kind: 'status',
+              status: 429,
+              headers: { 'retry-after': '1' },
+              body: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'throttled' }] },
+            }
           : undefined,
       );
       return { FHIR_BASE_URL: proxy.baseUrl, EHR_RATE_LIMIT: '2', EHR_RATE_BURST: '1', ASSESS_CONCURRENCY: '4' };
@@ -68,9 +73,11 @@ describe('rate limits in the assess worker', () => {
 
   it('When four assessments are due at once for an EHR limited to 2/s, Then they start about 500 ms apart, waiting in `delayed` without using attempts', async () => {
     const jobs = await Promise.all(
-      f.patientIds.slice(0, 4).map((patientId) =>
-        enqueueAssessment(f.service.assessQueue, { source: 'ehr', patientId, trigger: 'api', priority: 'api' }, 0),
-      ),
+      f.patientIds
+        .slice(0, 4)
+        .map((patientId) =>
+          enqueueAssessment(f.service.assessQueue, { source: 'ehr', patientId, trigger: 'api', priority: 'api' }, 0),
+        ),
     );
     const done = await poll(
       async () => {

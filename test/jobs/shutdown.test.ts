@@ -65,14 +65,26 @@ describe('graceful shutdown (SIGTERM path: service.close)', () => {
     });
     const gated = gatedModel();
     const service = await startService(cfg, { http: true, workers: true }, createLogger('silent'), [gated.model]);
-    const inFlight = await enqueueAssessment(service.assessQueue, { source: 'ehr', patientId, trigger: 'api', priority: 'api' }, 0);
-    const queued = await enqueueAssessment(service.assessQueue, { source: 'ehr', patientId: 'not-started', trigger: 'api', priority: 'api' }, 0);
+    const inFlight = await enqueueAssessment(
+      service.assessQueue,
+      { source: 'ehr', patientId, trigger: 'api', priority: 'api' },
+      0,
+    );
+    const queued = await enqueueAssessment(
+      service.assessQueue,
+      { source: 'ehr', patientId: 'not-started', trigger: 'api', priority: 'api' },
+      0,
+    );
     await gated.entered;
 
     let closed = false;
     const closing = service.close().then(() => (closed = true));
     // HTTP goes first: new connections are refused while the job is still running.
-    await poll(async () => ((await fetch(`${service.url}/healthz`).catch(() => 'refused')) === 'refused' ? true : undefined), 10_000, 'HTTP to close');
+    await poll(
+      async () => ((await fetch(`${service.url}/healthz`).catch(() => 'refused')) === 'refused' ? true : undefined),
+      10_000,
+      'HTTP to close',
+    );
     expect(closed).toBe(false); // the worker is waiting for its in-flight job
     gated.release();
     await closing;
@@ -88,10 +100,10 @@ describe('graceful shutdown (SIGTERM path: service.close)', () => {
     }
     // The write-back is whole: one of each output, linked together.
     const [ra] = await ehr.searchAll('RiskAssessment', { subject: `Patient/${patientId}` });
-    const cis = await ehr.searchAll<{ resourceType: 'ClinicalImpression'; prognosisReference?: { reference: string }[] }>(
-      'ClinicalImpression',
-      { subject: `Patient/${patientId}` },
-    );
+    const cis = await ehr.searchAll<{
+      resourceType: 'ClinicalImpression';
+      prognosisReference?: { reference: string }[];
+    }>('ClinicalImpression', { subject: `Patient/${patientId}` });
     expect(cis).toHaveLength(1);
     expect(cis[0].prognosisReference?.[0].reference).toBe(`RiskAssessment/${ra.id}`);
     expect(await ehr.searchAll('Provenance', { target: `RiskAssessment/${ra.id}` })).toHaveLength(1);

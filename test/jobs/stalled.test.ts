@@ -71,7 +71,11 @@ describe('stalled jobs: a worker killed mid-job', () => {
     });
 
     const producer = new Queue(ASSESS_QUEUE, { connection: { url: redis.url }, prefix });
-    const job = await enqueueAssessment(producer as never, { source: 'ehr', patientId: patient.id, trigger: 'api', priority: 'api' }, 0);
+    const job = await enqueueAssessment(
+      producer as never,
+      { source: 'ehr', patientId: patient.id, trigger: 'api', priority: 'api' },
+      0,
+    );
     expect(await active).toBe(`active ${job.id}`);
     const exited = new Promise((r) => child!.once('exit', r));
     child.kill('SIGKILL');
@@ -88,9 +92,15 @@ describe('stalled jobs: a worker killed mid-job', () => {
       EHR_RATE_LIMIT: '0',
       LOG_LEVEL: 'silent',
     });
-    const service = await startService(cfg, { http: false, workers: true }, createLogger('silent'), [createEmbeddedModel()]);
+    const service = await startService(cfg, { http: false, workers: true }, createLogger('silent'), [
+      createEmbeddedModel(),
+    ]);
     try {
-      await poll(async () => ((await job.getState()) === 'completed' ? true : undefined), 30_000, 'the stalled job to be recovered');
+      await poll(
+        async () => ((await job.getState()) === 'completed' ? true : undefined),
+        30_000,
+        'the stalled job to be recovered',
+      );
       const done = await producer.getJob(String(job.id));
       expect(done!.stalledCounter).toBe(1);
       expect(done!.attemptsMade).toBe(1); // a stall is not a failed attempt

@@ -1,12 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import type { Bundle } from '@medplum/fhirtypes';
+import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CALCULATOR_IDS } from '../../src/models/calculators/index.js';
 import { createEmbeddedModel } from '../../src/models/embedded-model.js';
 import { ageInYears } from '../../src/models/fhir-inputs/index.js';
 import type { ModelOutput } from '../../src/models/model.js';
 import { recordFromBundle } from '../../src/models/record-from-bundle.js';
+import { planWriteBack } from '../../src/writeback/plan.js';
+import { validateOne } from '../../src/writeback/validate.js';
 import { SHARED_DATA, SHARED_DATA_MISSING } from '../helpers/shared-data.js';
 
 // The whole calculator library over the 80 curated Synthea patients (../shared/data/synthea, see its README.md)
@@ -154,4 +156,35 @@ describe.skipIf(!available)(TITLE, () => {
       expect(r.out.exclusions).toContainEqual({ calculator: 'news2', reason: expect.stringMatching(/acute episode/) });
     }
   });
+
+  it('gives outputs the write-back can map and validate: one RiskAssessment per prediction, unique identifiers', () => {
+    for (const { p, out } of rows.filter((r) => r.out.predictions.length > 0)) {
+      const plan = planWriteBack({
+        patientId: p.patientId,
+        key: `bench-${p.line}`,
+        output: out,
+        modelTitle: 'fhir-assess published clinical risk equations',
+        mode: 'preliminary',
+        asOf: AS_OF,
+        serviceVersion: 'test',
+        now: AS_OF,
+      });
+      const risks = plan.filter((e) => e.resource.resourceType === 'RiskAssessment');
+      expect(risks).toHaveLength(out.predictions.length);
+      expect(new Set(risks.map((e) => e.ifNoneExist)).size).toBe(risks.length);
+      // Validated as sent on the wire (JSON drops the `undefined` members map-resources.ts leaves on predictions
+      // without probability or horizon). Known false positive, reported to the write-back owner: @medplum/core
+      // 4.5.2 fails ras-2 ("probability is decimal implies ... <= 100") whenever probability is absent
+      // (CKD-EPI, NEWS2, qSOFA have none by design); every other issue fails this test.
+      for (const e of plan) {
+        const resource = JSON.parse(JSON.stringify(e.resource)) as Resource;
+        const noProbability =
+          resource.resourceType === 'RiskAssessment' && resource.prediction?.[0]?.probabilityDecimal === undefined;
+        const errors = validateOne(resource, 'preliminary')
+          .filter((i) => i.severity === 'error' || i.severity === 'fatal')
+          .filter((i) => !(noProbability && /Constraint ras-2 not met/.test(i.details?.text ?? '')));
+        expect(errors, `${p.patientId} ${resource.resourceType}`).toEqual([]);
+      }
+    }
+  }, 120_000);
 });

@@ -58,7 +58,7 @@ export function kfreRisk(i: KfreInputs, horizon: KfreHorizon, region: KfreRegion
 /** Valid ranges: adults; eGFR 10–<60 (CKD G3–G5; the 2016 validation covered 10–59); UACR 0.1–25000 mg/g. */
 export const KFRE_RANGES = {
   age: [18, 120],
-  egfr: [10, 59.999],
+  egfr: [10, 60], // ≥60 is excluded before the range check
   uacr: [0.1, 25_000],
 } as const satisfies Record<string, readonly [number, number]>;
 

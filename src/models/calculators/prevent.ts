@@ -63,10 +63,7 @@ export function preventCategory(
 }
 
 /** The equation inputs from FHIR, or undefined when a required one is missing (recorded in `c`). */
-function gather(
-  c: InputCollector,
-  params: CalculatorParams,
-): (Omit<PreventInputs, 'bmi'> & { bmi?: number }) | undefined {
+function gather(c: InputCollector, params: CalculatorParams): PreventInputs | undefined {
   const r = params.recency;
   const d = c.demographics();
   if (!d) return undefined;
@@ -139,7 +136,7 @@ function computePrevent(record: PatientRecord, { asOf }: ModelContext, params: C
   for (const horizon of horizons) {
     for (const what of REPORTED) {
       if (what.needsBmi && inputs.bmi === undefined) continue;
-      predictions.push(predict(inputs as PreventInputs, what, horizon, c.used, params));
+      predictions.push(predict(inputs, what, horizon, c.used, params));
     }
   }
   return c.result(predictions);
