@@ -9,6 +9,7 @@ import { isAiAsserted, OWN_OUTPUT_TYPES, patientIdOf } from '../intake/resource-
 import { VersionGate } from '../intake/version-gate.js';
 import { type AssessQueue, enqueueAssessment } from './assess-queue.js';
 import { pollSinceWatermark } from './catch-up.js';
+import { trackStoredEvent } from './track-subscription.js';
 
 export interface EventDeps {
   sources: SourceRegistry;
@@ -20,6 +21,8 @@ export interface EventDeps {
   pollOverlapMs: number;
   keyPrefix: string;
   logger: Logger;
+  /** Grace before a gap in a subscription's event numbers is recovered (GAP_GRACE_MS). */
+  gapGraceMs?: number;
 }
 
 export type EventOutcome =
@@ -34,11 +37,12 @@ interface Resolved {
 }
 
 /**
- * Resolves one change event to the patient it concerns and schedules that patient's (coalesced)
- * assessment. Our own outputs are ignored (no feedback loop); a version already processed, or older
+ * Records the event's number in its subscription's ledger, then resolves the event to the patient it
+ * concerns and schedules that patient's (coalesced) assessment. Our own outputs are ignored (no feedback loop); a version already processed, or older
  * than one already processed, is dropped; an empty "something changed" ping catches up by query.
  */
 export async function processChangeEvent(deps: EventDeps, event: ChangeEvent): Promise<EventOutcome> {
+  await trackStoredEvent(deps, event); // first: our own outputs' event numbers count too
   if (event.aiAsserted || (event.resourceType && OWN_OUTPUT_TYPES.has(event.resourceType))) {
     return { action: 'ignored', reason: 'own-output' };
   }

@@ -1,7 +1,9 @@
 import type { Redis } from 'ioredis';
+import type { SourceRegistry } from '../fhir/source-client.js';
 import type { ChangeEvent } from '../intake/change-event.js';
 import { EventLedger, type LedgerUpdate } from '../intake/event-ledger.js';
 import type { ParsedNotification } from '../intake/notification.js';
+import { subscriptionIdOf } from '../intake/subscription-ref.js';
 import { cancelGapRecovery, scheduleGapRecovery, sharedIntakeQueue } from './intake-queue.js';
 
 /** Grace before a gap in event numbers is recovered when none is configured (ms). */
