@@ -105,6 +105,7 @@ export async function startService(
         pollOverlapMs: cfg.POLL_OVERLAP_MS,
         keyPrefix: prefix,
         logger,
+        gapGraceMs: cfg.GAP_GRACE_MS,
       },
       assess: {
         sources,

@@ -2,21 +2,17 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { SourceRegistry } from '../fhir/source-client.js';
 import { authenticateSender } from '../intake/authenticate-sender.js';
-import { EventLedger } from '../intake/event-ledger.js';
-import { NotificationError, type ParsedNotification } from '../intake/notification.js';
+import { NotificationError } from '../intake/notification.js';
 import { parseNotification } from '../intake/parse-notification.js';
-import { subscriptionIdOf } from '../intake/subscription-ref.js';
 import { toChangeEvents } from '../intake/validate-events.js';
 import { addChangeEvents, type EventsQueue } from '../jobs/events-queue.js';
-import { cancelGapRecovery, createIntakeQueue, type IntakeQueue, scheduleGapRecovery } from '../jobs/intake-queue.js';
+import { ledgerInRequest, trackSubscription } from '../jobs/track-subscription.js';
 import { countEventsReceived, observeStage } from '../observability/metrics.js';
 import { withTimeout } from '../util/with-timeout.js';
 import { outcome } from './operation-outcome.js';
 
 /** How long intake waits for Redis before refusing a notification (ms). */
 const ENQUEUE_TIMEOUT_MS = 5_000;
-/** Grace before a gap in event numbers is recovered when the caller sets none (ms). */
-const DEFAULT_GAP_GRACE_MS = 5_000;
 
 export interface NotifyDeps {
   sources: SourceRegistry;
@@ -32,24 +28,18 @@ const ID = { type: 'string', pattern: '^[A-Za-z0-9\\-.]{1,64}$' } as const;
 const pathSchema = { params: { type: 'object', properties: { type: TYPE_ID, id: ID }, required: ['type', 'id'] } };
 
 /**
- * Notification intake. Answers 2xx only after every event is stored in Redis and the subscription's
- * event numbers are recorded (gaps scheduled for recovery); does no FHIR calls and no model work.
+ * Notification intake. Answers 2xx only after every event is stored in Redis (event numbers travel in
+ * the stored events; handshakes and heartbeats are recorded in the subscription's ledger); does no FHIR
+ * calls and no model work.
  */
 export async function notifyRoutes(app: FastifyInstance, deps: NotifyDeps): Promise<void> {
-  const ledger = new EventLedger(deps.redis, deps.keyPrefix);
-  const intakeQueue = createIntakeQueue(deps.redis, deps.keyPrefix);
-  app.addHook('onClose', async () => {
-    await intakeQueue.close().catch(() => {});
-  });
-  const track = trackSubscription(ledger, intakeQueue, deps.gapGraceMs ?? DEFAULT_GAP_GRACE_MS);
   const handle = async (req: FastifyRequest, reply: FastifyReply) => {
-    const started = performance.now();
+    const t0 = performance.now();
     const source = authenticateSender(
       req.headers,
       (req as unknown as { rawBody?: string }).rawBody ?? '',
       deps.sources.all().map((s) => s.source),
     );
-    const guard = deps.sources.client(source.name).guard;
     const params = req.params as { type?: string; id?: string };
     const parsed = parseNotification(
       {
@@ -58,26 +48,27 @@ export async function notifyRoutes(app: FastifyInstance, deps: NotifyDeps): Prom
         headers: req.headers as Record<string, string | undefined>,
         body: req.body,
       },
-      guard,
+      deps.sources.client(source.name).guard,
     );
     const events = toChangeEvents(source.name, parsed.events);
-    const subscription = parsed.subscription ? subscriptionIdOf(parsed.subscription, guard) : undefined;
-    // Both in flight at once (one round trip); BullMQ would wait for Redis to come back, an EHR must
-    // not: any Redis failure or delay is a 503, so the EHR retries later.
+    const subscription = parsed.subscriptionId;
+    const track = subscription && ledgerInRequest(parsed, events);
+    // In flight together; BullMQ would wait for Redis to come back, an EHR must not: any Redis failure
+    // or delay is a 503, so the EHR retries later.
     await withTimeout(
       Promise.all([
         addChangeEvents(deps.eventsQueue, events),
-        subscription ? track(source.name, subscription, parsed) : undefined,
+        track ? trackSubscription(deps, source.name, subscription, parsed) : undefined,
       ]).catch(() => Promise.reject(redisDown())),
       ENQUEUE_TIMEOUT_MS,
       redisDown,
     );
+    countEventsReceived(source.name, parsed.variant, events.length);
+    observeStage('intake', performance.now() - t0);
     req.log.info(
       { variant: parsed.variant, type: parsed.type, events: events.length, source: source.name, subscription },
       'notification accepted',
     );
-    countEventsReceived(source.name, parsed.variant, events.length);
-    observeStage('intake', performance.now() - started);
     return reply
       .code(200)
       .type('application/fhir+json')
@@ -86,18 +77,6 @@ export async function notifyRoutes(app: FastifyInstance, deps: NotifyDeps): Prom
   app.post('/notify', handle);
   app.put('/notify/:type/:id', { schema: pathSchema }, handle);
   app.delete('/notify/:type/:id', { schema: pathSchema }, handle);
-}
-
-/**
- * Records a notification in its subscription's ledger (last seen, event numbers): a new gap gets a
- * delayed recovery job, a gap that late arrivals have filled gets its recovery cancelled.
- */
-function trackSubscription(ledger: EventLedger, queue: IntakeQueue, graceMs: number) {
-  return async (source: string, subscription: string, parsed: ParsedNotification): Promise<void> => {
-    const update = await ledger.record(source, subscription, parsed);
-    for (const gap of update.opened) await scheduleGapRecovery(queue, source, subscription, gap, graceMs);
-    for (const c of update.closed) await cancelGapRecovery(queue, source, subscription, c.from, c.until);
-  };
 }
 
 const redisDown = () =>

@@ -13,6 +13,7 @@ import { startService } from '../service.js';
 import { freePort } from '../util/local-redis.js';
 import { createLogger } from '../util/logger.js';
 import type { Bench } from './bench.js';
+import { cdsLatency } from './cds-latency.js';
 
 const POPULATION = join(PROJECT_ROOT, '..', 'shared', 'data', 'synthea', 'population.ndjson.gz');
 /** Assessments (and raw reads) in flight at once: the service's default ASSESS_CONCURRENCY. */
@@ -50,6 +51,7 @@ export const bench: Bench = {
       // Shadow first: it writes nothing to the EHR, so the write-back run after it starts from the same chart.
       const shadow = await backfill(sandbox.baseUrl, redis.url, models, 'shadow', log);
       const result = await backfill(sandbox.baseUrl, redis.url, models, 'preliminary', log);
+      const cds = await cdsLatency(sandbox.baseUrl, redis.url, raw.ids);
       const ratio = result.perSecond / raw.perSecond;
       const shadowRatio = shadow.perSecond / raw.perSecond;
       const row = (what: string, r: { patients: number; seconds: number; perSecond: number }) =>
@@ -66,7 +68,12 @@ export const bench: Bench = {
       log(
         `worker process RSS: ${result.rssBeforeMb} MB before, peak ${result.rssPeakMb} MB during the backfill; maxRSS ${result.maxRssMb} MB`,
       );
+      log(
+        `CDS Hooks patient-view over the assessed charts (${cds.samples} calls, ${cds.withCards} with cards): p50 ${cds.cdsP50Ms} ms, p95 ${cds.cdsP95Ms} ms; the same two EHR searches direct: p50 ${cds.ehrP50Ms} ms, p95 ${cds.ehrP95Ms} ms (ratio p50 ${(cds.cdsP50Ms / cds.ehrP50Ms).toFixed(2)})`,
+      );
       return {
+        cdsP95Ms: cds.cdsP95Ms,
+        cdsToEhrP50Ratio: Number((cds.cdsP50Ms / cds.ehrP50Ms).toFixed(2)),
         patients,
         rawPatientsPerS: Number(raw.perSecond.toFixed(1)),
         backfillPatientsPerS: Number(result.perSecond.toFixed(1)),
@@ -142,7 +149,7 @@ async function rawRead(base: string, types: string, log: (l: string) => void) {
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   const seconds = (performance.now() - started) / 1000;
   log(`raw read: ${next} patients, ${resources} resources in ${seconds.toFixed(1)} s`);
-  return { patients: next, seconds, perSecond: next / seconds };
+  return { patients: next, seconds, perSecond: next / seconds, ids };
 }
 
 /** The backfill of everyone through the real service workers; RSS sampled while it runs. */

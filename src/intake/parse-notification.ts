@@ -32,7 +32,8 @@ export const MAX_NOTIFICATION_ENTRIES = 1000;
 export function parseNotification(n: IncomingNotification, guard: BaseUrlGuard): ParsedNotification {
   try {
     const parsed = route(n, guard);
-    if (parsed.subscription && !parsed.subscriptionId) parsed.subscriptionId = subscriptionIdOf(parsed.subscription, guard);
+    if (parsed.subscription && !parsed.subscriptionId)
+      parsed.subscriptionId = subscriptionIdOf(parsed.subscription, guard);
     return parsed;
   } catch (err) {
     if (err instanceof NotificationError) throw err;

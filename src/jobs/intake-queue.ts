@@ -92,9 +92,9 @@ const shared = new WeakMap<Redis, Map<string, IntakeQueue>>();
  * with it; there is nothing of its own to close.
  */
 export function sharedIntakeQueue(connection: Redis, prefix: string): IntakeQueue {
-  let byPrefix = shared.get(connection);
-  if (!byPrefix) shared.set(connection, (byPrefix = new Map()));
-  let queue = byPrefix.get(prefix);
-  if (!queue) byPrefix.set(prefix, (queue = createIntakeQueue(connection, prefix)));
+  const byPrefix = shared.get(connection) ?? new Map<string, IntakeQueue>();
+  shared.set(connection, byPrefix);
+  const queue = byPrefix.get(prefix) ?? createIntakeQueue(connection, prefix);
+  byPrefix.set(prefix, queue);
   return queue;
 }

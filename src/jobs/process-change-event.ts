@@ -38,8 +38,9 @@ interface Resolved {
 
 /**
  * Records the event's number in its subscription's ledger, then resolves the event to the patient it
- * concerns and schedules that patient's (coalesced) assessment. Our own outputs are ignored (no feedback loop); a version already processed, or older
- * than one already processed, is dropped; an empty "something changed" ping catches up by query.
+ * concerns and schedules that patient's (coalesced) assessment. Our own outputs are ignored (no
+ * feedback loop); a version already processed, or older than one already processed, is dropped; an
+ * empty "something changed" ping catches up by query.
  */
 export async function processChangeEvent(deps: EventDeps, event: ChangeEvent): Promise<EventOutcome> {
   await trackStoredEvent(deps, event); // first: our own outputs' event numbers count too

@@ -56,7 +56,10 @@ export function ledgerInRequest(parsed: ParsedNotification, events: ChangeEvent[
  * Events-worker side: records the event number a stored event carries (and that its subscription was
  * heard from). Runs for every event with a subscription, our own outputs included: their numbers count.
  */
-export async function trackStoredEvent(deps: TrackDeps & { sources: SourceRegistry }, event: ChangeEvent): Promise<void> {
+export async function trackStoredEvent(
+  deps: TrackDeps & { sources: SourceRegistry },
+  event: ChangeEvent,
+): Promise<void> {
   if (!event.subscription || event.interaction === 'ping') return; // pings were recorded by the request
   let subscriptionId: string;
   try {
@@ -64,6 +67,7 @@ export async function trackStoredEvent(deps: TrackDeps & { sources: SourceRegist
   } catch {
     return; // intake refused such references; an old job must not fail over bookkeeping
   }
-  const numbered = event.eventNumber === undefined ? [] : [{ eventNumber: event.eventNumber, timestamp: event.occurredAt }];
+  const numbered =
+    event.eventNumber === undefined ? [] : [{ eventNumber: event.eventNumber, timestamp: event.occurredAt }];
   await trackSubscription(deps, event.source, subscriptionId, { type: 'event-notification', numbered });
 }

@@ -70,13 +70,14 @@ export function riskAssessment(p: Prediction, output: ModelOutput, ctx: MappingC
 function prediction(p: Prediction, asOf: Date): RiskAssessmentPrediction {
   const end = p.horizonYears ? new Date(asOf) : undefined;
   end?.setUTCFullYear(asOf.getUTCFullYear() + (p.horizonYears ?? 0));
+  // Absent values are left out, not set to undefined: the validator treats a present key as a value.
   return {
     outcome: p.outcome,
-    probabilityDecimal: p.probability,
-    qualitativeRisk: p.qualitativeRisk
-      ? { coding: [{ system: RISK_PROBABILITY_SYSTEM, code: p.qualitativeRisk }], text: p.category }
-      : undefined,
-    whenPeriod: end ? { start: asOf.toISOString().slice(0, 10), end: end.toISOString().slice(0, 10) } : undefined,
+    ...(p.probability !== undefined && { probabilityDecimal: p.probability }),
+    ...(p.qualitativeRisk && {
+      qualitativeRisk: { coding: [{ system: RISK_PROBABILITY_SYSTEM, code: p.qualitativeRisk }], text: p.category },
+    }),
+    ...(end && { whenPeriod: { start: asOf.toISOString().slice(0, 10), end: end.toISOString().slice(0, 10) } }),
     rationale: p.rationale,
   };
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { OperationOutcomeError, validateResource } from '@medplum/core';
-import type { OperationOutcome, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import type { OperationOutcome, OperationOutcomeIssue, Resource, RiskAssessment } from '@medplum/fhirtypes';
 import { loadFhirDefinitions } from '../fhir/definitions.js';
 import type { WriteMode } from './map-resources.js';
 import type { PlannedEntry } from './plan.js';
@@ -51,7 +51,7 @@ export function validateOne(
     if (!(err instanceof OperationOutcomeError)) throw err;
     issues = err.outcome.issue ?? [];
   }
-  issues = [...issues, ...checkRequiredBindings(resource, mode)];
+  issues = [...issues.flatMap((i) => replaceSpuriousRas2(resource, i)), ...checkRequiredBindings(resource, mode)];
   const label = `${where} (${profileUrl ?? `base ${resource.resourceType}`})`;
   const labelled = issues.map((i) => {
     const at = i.expression?.length ? ` at ${i.expression.join(', ')}` : '';
@@ -62,6 +62,28 @@ export function validateOne(
     validated.add(memoKey);
   }
   return labelled;
+}
+
+/**
+ * @medplum/core 4.5.2 evaluates R4 `ras-2` ("probability is decimal implies (probability as decimal) <= 100")
+ * as unmet when a prediction has no probability at all (qualitative-only scores such as NEWS2), and then
+ * skips the element's remaining invariants. The implication is vacuously true there, so the issue is
+ * dropped and our profile's rules it hid (fa-ra-3 outcome, fa-ra-4 probability or qualitative risk) are
+ * checked here instead; present probabilities are range-checked by fa-ra-5.
+ */
+function replaceSpuriousRas2(resource: Resource, issue: OperationOutcomeIssue): OperationOutcomeIssue[] {
+  if (resource.resourceType !== 'RiskAssessment' || !issue.details?.text?.includes('ras-2')) return [issue];
+  const index = Number(/prediction\[(\d+)\]/.exec(issue.expression?.[0] ?? '')?.[1] ?? -1);
+  const prediction = (resource as RiskAssessment).prediction?.[index];
+  if (!prediction || prediction.probabilityDecimal !== undefined) return [issue];
+  const hidden: [boolean, string][] = [
+    [!prediction.outcome, 'Constraint fa-ra-3 not met: Every prediction names its outcome'],
+    [
+      !prediction.qualitativeRisk,
+      'Constraint fa-ra-4 not met: Every prediction has a probability or a qualitative risk',
+    ],
+  ];
+  return hidden.filter(([broken]) => broken).map(([, text]) => ({ ...issue, details: { text } }));
 }
 
 /**

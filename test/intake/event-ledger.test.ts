@@ -5,7 +5,7 @@ import { EventLedger, MAX_TRACKED_GAP } from '../../src/intake/event-ledger.js';
 import { VersionGate } from '../../src/intake/version-gate.js';
 import { createIntakeQueue, gapJobId, type IntakeQueue } from '../../src/jobs/intake-queue.js';
 import { type TestRedis, useTestRedis } from '../helpers/redis.js';
-import { deletePrefix, type Harness, SECRET, startHarness } from './helpers/harness.js';
+import { createGoffPatient, deletePrefix, type Harness, SECRET, startHarness, waitFor } from './helpers/harness.js';
 import { observation, topicNotification } from './helpers/notifications.js';
 
 /** The event-number ledger and the version gate against real Redis (atomic Lua scripts). */
@@ -141,19 +141,16 @@ describe('VersionGate', () => {
   });
 });
 
-describe('late arrival through POST /notify', () => {
+describe('late arrival through POST /notify and the events worker', () => {
   let h: Harness;
   let queue: IntakeQueue;
+  let patient: string;
 
   beforeAll(async () => {
-    // A long grace and no workers: the recovery stays delayed, so the test sees it created and removed.
-    h = await startHarness({
-      redisUrl: redis.url,
-      name: 'late',
-      roles: { http: true, workers: false },
-      env: { GAP_GRACE_MS: '60000' },
-    });
+    // A long grace: the recovery stays delayed, so the test sees it created and then removed.
+    h = await startHarness({ redisUrl: redis.url, name: 'late', env: { GAP_GRACE_MS: '60000' } });
     queue = createIntakeQueue(h.service.redis, h.prefix);
+    patient = await createGoffPatient(h.ehr);
   });
 
   afterAll(async () => {
@@ -163,7 +160,8 @@ describe('late arrival through POST /notify', () => {
 
   it('When event 2 arrives after 3 but within the grace period, Then the scheduled recovery is cancelled', async () => {
     const sub = `late-${randomUUID().slice(0, 8)}`;
-    const post = (n: number) =>
+    const ledger = new EventLedger(h.service.redis, h.prefix);
+    const post = (n: number, type: 'handshake' | 'event-notification' = 'event-notification') =>
       fetch(h.notifyUrl, {
         method: 'POST',
         headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/fhir+json' },
@@ -172,20 +170,30 @@ describe('late arrival through POST /notify', () => {
             variant: 'r4-backport',
             base: h.sandbox.baseUrl,
             subscriptionId: sub,
-            type: 'event-notification',
+            type,
             content: 'full-resource',
             eventsSinceStart: n,
-            events: [{ eventNumber: n, focus: `Observation/o${n}`, resource: observation(`o${n}`, 'p1') }],
+            events:
+              type === 'handshake'
+                ? []
+                : [{ eventNumber: n, focus: `Observation/o${n}`, resource: observation(`o${n}`, patient) }],
           }),
         ),
       }).then((r) => r.status);
+    expect(await post(0, 'handshake')).toBe(200);
     expect(await post(1)).toBe(200);
+    await waitFor(async () => (await ledger.state('ehr', sub)).high === 1, 10_000, 'event 1 to be recorded');
     expect(await post(3)).toBe(200);
-    const job = await queue.getJob(gapJobId('ehr', sub, 2, 2));
-    expect(await job?.isDelayed()).toBe(true);
-    expect(job?.opts.delay).toBe(60_000);
+    const job = await waitFor(() => queue.getJob(gapJobId('ehr', sub, 2, 2)), 10_000, 'the recovery of gap {2}');
+    expect(await job.isDelayed()).toBe(true);
+    expect(job.opts.delay).toBe(60_000);
     expect(await post(2)).toBe(200);
-    expect(await queue.getJob(gapJobId('ehr', sub, 2, 2))).toBeUndefined();
-    expect(await new EventLedger(h.service.redis, h.prefix).openGaps('ehr', sub)).toEqual([]);
+    await waitFor(
+      async () => (await queue.getJob(gapJobId('ehr', sub, 2, 2))) === undefined,
+      10_000,
+      'the cancellation',
+    );
+    expect(await ledger.openGaps('ehr', sub)).toEqual([]);
+    expect(await ledger.state('ehr', sub)).toMatchObject({ high: 3 });
   });
 });

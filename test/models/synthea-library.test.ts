@@ -172,17 +172,12 @@ describe.skipIf(!available)(TITLE, () => {
       const risks = plan.filter((e) => e.resource.resourceType === 'RiskAssessment');
       expect(risks).toHaveLength(out.predictions.length);
       expect(new Set(risks.map((e) => e.ifNoneExist)).size).toBe(risks.length);
-      // Validated as sent on the wire (JSON drops the `undefined` members map-resources.ts leaves on predictions
-      // without probability or horizon). Known false positive, reported to the write-back owner: @medplum/core
-      // 4.5.2 fails ras-2 ("probability is decimal implies ... <= 100") whenever probability is absent
-      // (CKD-EPI, NEWS2, qSOFA have none by design); every other issue fails this test.
+      // Validated as sent on the wire: every error fails this test (qualitative-only predictions included).
       for (const e of plan) {
         const resource = JSON.parse(JSON.stringify(e.resource)) as Resource;
-        const noProbability =
-          resource.resourceType === 'RiskAssessment' && resource.prediction?.[0]?.probabilityDecimal === undefined;
-        const errors = validateOne(resource, 'preliminary')
-          .filter((i) => i.severity === 'error' || i.severity === 'fatal')
-          .filter((i) => !(noProbability && /Constraint ras-2 not met/.test(i.details?.text ?? '')));
+        const errors = validateOne(resource, 'preliminary').filter(
+          (i) => i.severity === 'error' || i.severity === 'fatal',
+        );
         expect(errors, `${p.patientId} ${resource.resourceType}`).toEqual([]);
       }
     }

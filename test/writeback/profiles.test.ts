@@ -169,4 +169,13 @@ describe('validation of every written resource against its profile', () => {
       expect(issues.join('\n'), name).toMatch(expected);
     }
   });
+
+  it('When a prediction is qualitative only (NEWS2-style, no probability), Then it is valid, and without either it is refused', () => {
+    const entries = plan();
+    const prediction = (entries[2].resource as RiskAssessment).prediction![0];
+    delete prediction.probabilityDecimal;
+    expect(outcomeOf(entries)).toEqual([]);
+    delete prediction.qualitativeRisk;
+    expect(outcomeOf(entries).join('\n')).toMatch(/fa-ra-4/);
+  });
 });
