@@ -3,7 +3,7 @@ import type { ClinicalImpression, Patient, Provenance, RiskAssessment, Subscript
 import { loadConfig } from '../config/config.js';
 import { FhirClient } from '../fhir/fhir-client.js';
 import { ensureSubscription } from '../intake/ensure-subscription.js';
-import { createEmbeddedModel } from '../models/embedded-model.js';
+import { buildModelRegistry } from '../models/registry.js';
 import { DEFAULT_PATIENTS_FILE } from '../paths.js';
 import { startSandbox } from '../sandbox/index.js';
 import { startService } from '../service.js';
@@ -49,7 +49,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     LOG_LEVEL: (values['log-level'] as string | undefined) ?? 'warn',
   });
   const logger = createLogger(cfg.LOG_LEVEL);
-  const service = await startService(cfg, { http: true, workers: true }, logger, [createEmbeddedModel()]);
+  const service = await startService(cfg, { http: true, workers: true }, logger, buildModelRegistry(cfg));
   say(`fhir-assess service: ${service.url} (notifications at ${cfg.PUBLIC_URL}/notify)`);
 
   const ehr = new FhirClient({ baseUrl: sandbox.baseUrl });
@@ -90,13 +90,8 @@ export async function demoCommand(argv: string[]): Promise<number> {
     rows.push(...(await describe(ehr, p, impressions)));
   }
   say(`All ${patients.length} assessments written in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);
-  say(
-    table(
-      ['patient', 'age/sex', 'model', 'result', 'risk category', 'written back (status preliminary, labelled AIAST)'],
-      rows,
-    ),
-  );
-  say('(ids shortened to 8 characters)');
+  say(table(['patient', 'age/sex', 'calculator', 'result', 'risk category', 'written', 'and for the run'], rows));
+  say('\nAll written with status preliminary and labelled AIAST (AI-asserted); ids shortened to 8 characters.');
 
   if (values.keep) {
     say(
@@ -116,26 +111,36 @@ export async function demoCommand(argv: string[]): Promise<number> {
 /** Ids are shortened to their first 8 characters to keep the table on one screen. */
 const short = (ref: string) => ref.replace(/^(\w+)\/(.{8}).*$/, '$1/$2');
 
+/** One row per written RiskAssessment; the patient's ClinicalImpression and Provenance on its first row. */
 async function describe(ehr: FhirClient, p: Patient, impressions: ClinicalImpression[]): Promise<string[][]> {
   const ci = impressions[0];
   const risks = await ehr.searchAll<RiskAssessment>('RiskAssessment', { subject: `Patient/${p.id}` });
   const provs = await ehr.searchAll<Provenance>('Provenance', { target: `ClinicalImpression/${ci.id}` });
-  const written = [
-    ...risks.map((r) => `RiskAssessment/${r.id}`),
-    `ClinicalImpression/${ci.id}`,
-    ...provs.map((x) => `Provenance/${x.id}`),
-  ]
-    .map(short)
-    .join(' ');
+  const summary = [`ClinicalImpression/${ci.id}`, ...provs.map((x) => `Provenance/${x.id}`)].map(short).join(' ');
   const who = [short(`Patient/${p.id}`), `${ageAt(p, DEMO_AS_OF)} ${p.gender ?? ''}`];
-  if (!risks.length) return [[...who, '-', 'not computed', brief(ci.summary ?? ''), written]];
-  return risks.map((r) => {
-    const pred = r.prediction?.[0];
-    const pct =
-      pred?.probabilityDecimal !== undefined ? `${(pred.probabilityDecimal * 100).toFixed(1)} % at 10 y` : '-';
-    const category = pred?.qualitativeRisk?.text ?? pred?.qualitativeRisk?.coding?.[0]?.code ?? '-';
-    return [...who, r.method?.coding?.[0]?.code ?? 'model', pct, category, written];
-  });
+  if (!risks.length) return [[...who, '-', 'not computed', brief(ci.summary ?? ''), summary]];
+  return risks
+    .sort((a, b) => (a.method?.coding?.[0]?.code ?? '').localeCompare(b.method?.coding?.[0]?.code ?? ''))
+    .map((r, i) => {
+      const pred = r.prediction?.[0];
+      const category = shortCategory(pred?.qualitativeRisk?.text ?? pred?.qualitativeRisk?.coding?.[0]?.code ?? '-');
+      const cells = [r.method?.coding?.[0]?.code ?? 'model', result(pred), category, short(`RiskAssessment/${r.id}`)];
+      return [...(i === 0 ? who : ['', '']), ...cells, i === 0 ? summary : ''];
+    });
+}
+
+/** "low (<10 %; fhir-assess 30-year band, ...)" -> "low (<10 %)". */
+function shortCategory(text: string): string {
+  const head = text.split(/[;:]/)[0].trim();
+  return head.includes('(') && !head.includes(')') ? `${head})` : head;
+}
+
+/** "5.4 % at 10 y", or the rationale's first clause for scores without a probability. */
+function result(pred: NonNullable<RiskAssessment['prediction']>[number] | undefined): string {
+  if (pred?.probabilityDecimal === undefined) return (pred?.rationale ?? '-').split(/[;,(]| by /)[0].slice(0, 32);
+  const { start, end } = pred.whenPeriod ?? {};
+  const years = start && end ? Math.round((Date.parse(end) - Date.parse(start)) / 31_557_600_000) : undefined;
+  return `${(pred.probabilityDecimal * 100).toFixed(1)} %${years ? ` at ${years} y` : ''}`;
 }
 
 /** "... not applicable: prior clinical ASCVD: Coronary Heart Disease (Condition/...)" -> "not applicable: prior clinical ASCVD". */
