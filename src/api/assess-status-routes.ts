@@ -1,5 +1,5 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { AssessRequest } from '../jobs/assess-requests.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ASSESS_REQUEST_TTL_S, type AssessRequest } from '../jobs/assess-requests.js';
 import { jobOutcomes, tally } from '../jobs/job-outcomes.js';
 import { type ApiDeps, pickSource, sendFhir } from './api-deps.js';
 import { ApiError } from './api-error.js';
@@ -23,60 +23,56 @@ const statusParams = {
  */
 export async function assessStatusRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const preHandler = requireAuth(deps.auth, SCOPES.assess);
-  app.get('/fhir/$assess-status/:id', { preHandler, schema: statusParams }, async (req, reply) => {
-    const request = await ownedRequest(deps, req);
-    const outcomes = await jobOutcomes(deps.assessQueue, await deps.requests.jobIds(request.id));
-    const t = tally(outcomes);
-    const done = t.completed + t.failed + t.missing;
-    if (t.pending > 0) {
-      const progress = `${done} of ${request.total} patients assessed${t.failed ? ` (${t.failed} failed)` : ''}`;
-      reply.header('X-Progress', progress).header('Retry-After', String(RETRY_AFTER_S));
-      return sendFhir(reply, 202, outcome('information', 'informational', progress));
-    }
-    const only = outcomes[0];
-    if (request.level === 'patient' && only?.state === 'failed') {
-      const status = only.failureStatus ?? 500;
-      return sendFhir(
-        reply,
-        status,
-        outcome(
-          'error',
-          status >= 500 ? 'exception' : 'processing',
-          `${request.target}: ${only.failedReason ?? 'failed'}`,
-        ),
-      );
-    }
-    if (request.total > 0 && t.failed === request.total)
-      return sendFhir(
-        reply,
-        500,
-        outcome('error', 'exception', `every assessment of ${request.target} failed, e.g. ${only?.failedReason ?? ''}`),
-      );
-    const { client } = pickSource(deps, request.source);
-    reply.header('Expires', new Date(Date.parse(request.created) + 24 * 3600_000).toUTCString());
-    return sendFhir(reply, 200, await statusResultBundle(client, outcomes));
-  });
-
+  app.get('/fhir/$assess-status/:id', { preHandler, schema: statusParams }, (req, reply) => status(deps, req, reply));
   app.delete('/fhir/$assess-status/:id', { preHandler, schema: statusParams }, async (req, reply) => {
-    const request = await ownedRequest(deps, req);
-    let removed = 0;
-    let running = 0;
-    for (const id of await deps.requests.jobIds(request.id)) {
-      const job = await deps.assessQueue.getJob(id);
-      // A deduplicated job may belong to another request: only this request's own jobs are removed.
-      if (!job || job.data.requestId !== request.id) continue;
-      const state = await job.getState();
-      if (REMOVABLE.has(state)) {
-        await job.remove().then(
-          () => removed++,
-          () => running++,
-        ); // lost the race with a worker
-      } else if (state === 'active') running++;
-    }
-    await deps.requests.markCancelled(request.id);
-    const message = `cancelled: ${removed} queued assessment(s) removed${running ? `, ${running} already running will finish` : ''}`;
+    const message = await cancel(deps, await ownedRequest(deps, req));
     return sendFhir(reply, 202, outcome('information', 'informational', message));
   });
+}
+
+async function status(deps: ApiDeps, req: FastifyRequest, reply: FastifyReply) {
+  const request = await ownedRequest(deps, req);
+  const outcomes = await jobOutcomes(deps.assessQueue, await deps.requests.jobIds(request.id));
+  const t = tally(outcomes);
+  if (t.pending > 0) {
+    const done = t.completed + t.failed + t.missing;
+    const progress = `${done} of ${request.total} patients assessed${t.failed ? ` (${t.failed} failed)` : ''}`;
+    reply.header('X-Progress', progress).header('Retry-After', String(RETRY_AFTER_S));
+    return sendFhir(reply, 202, outcome('information', 'informational', progress));
+  }
+  const only = outcomes[0];
+  if (request.level === 'patient' && only?.state === 'failed') {
+    const code = only.failureStatus ?? 500;
+    const message = `${request.target}: ${only.failedReason ?? 'failed'}`;
+    return sendFhir(reply, code, outcome('error', code >= 500 ? 'exception' : 'processing', message));
+  }
+  if (request.total > 0 && t.failed === request.total) {
+    const message = `every assessment of ${request.target} failed, e.g. ${only?.failedReason ?? ''}`;
+    return sendFhir(reply, 500, outcome('error', 'exception', message));
+  }
+  const { client } = pickSource(deps, request.source);
+  reply.header('Expires', new Date(Date.parse(request.created) + ASSESS_REQUEST_TTL_S * 1000).toUTCString());
+  return sendFhir(reply, 200, await statusResultBundle(client, outcomes));
+}
+
+/** Removes this request's jobs that have not started; running ones finish. */
+async function cancel(deps: ApiDeps, request: AssessRequest): Promise<string> {
+  let removed = 0;
+  let running = 0;
+  for (const id of await deps.requests.jobIds(request.id)) {
+    const job = await deps.assessQueue.getJob(id);
+    // A deduplicated job may belong to another request: only this request's own jobs are removed.
+    if (!job || job.data.requestId !== request.id) continue;
+    const state = await job.getState();
+    if (REMOVABLE.has(state)) {
+      await job.remove().then(
+        () => removed++,
+        () => running++, // lost the race with a worker
+      );
+    } else if (state === 'active') running++;
+  }
+  await deps.requests.markCancelled(request.id);
+  return `cancelled: ${removed} queued assessment(s) removed${running ? `, ${running} already running will finish` : ''}`;
 }
 
 /** The request, when it exists, belongs to the caller and was not cancelled; else 404. */

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { line, progressReporter } from '../backfill/progress-bar.js';
-import { type BackfillOptions, runBackfill, type Selection } from '../backfill/run-backfill.js';
-import { loadConfig } from '../config/config.js';
+import { type BackfillOptions, type BackfillProgress, runBackfill, type Selection } from '../backfill/run-backfill.js';
+import { type Config, loadConfig } from '../config/config.js';
 import { SourceRegistry } from '../fhir/source-client.js';
 import { createAssessQueue } from '../jobs/assess-queue.js';
 import { producerConnection, ready } from '../jobs/redis-connection.js';
@@ -33,28 +33,70 @@ export async function backfillCommand(
   io: CliIo = { out: process.stdout, err: process.stderr },
   models: Model[] = [createEmbeddedModel()],
 ): Promise<number> {
-  const { values: v } = parse(argv, {
-    all: { type: 'boolean' },
-    group: { type: 'string' },
-    patients: { type: 'string' },
-    since: { type: 'string' },
-    models: { type: 'string' },
-    rate: { type: 'string' },
-    'dry-run': { type: 'boolean' },
-    source: { type: 'string' },
-    strategy: { type: 'string' },
-    restart: { type: 'boolean' },
-    detach: { type: 'boolean' },
-    quiet: { type: 'boolean' },
-  });
+  const { values: v } = parse(argv, OPTIONS);
   const selection = parseSelection(v.all === true, v.group as string | undefined, v.patients as string | undefined);
   const cfg = loadConfig(env);
+  const opts = backfillOptions(v, cfg, selection, models);
+  const redis = producerConnection(cfg.REDIS_URL);
+  const assessQueue = createAssessQueue(redis, cfg.QUEUE_PREFIX);
+  const controller = new AbortController();
+  const stop = () => controller.abort(); // the checkpoint is saved before the run returns
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const progress = progressReporter(io.err, v.quiet === true || opts.dryRun === true);
+  try {
+    await ready(redis);
+    const deps = {
+      sources: new SourceRegistry(cfg.sources),
+      assessQueue,
+      redis,
+      prefix: cfg.QUEUE_PREFIX,
+      redisUrl: cfg.REDIS_URL,
+      modelTypes: [...new Set(models.flatMap((m) => m.requires.resourceTypes))],
+    };
+    const result = await runBackfill(deps, {
+      ...opts,
+      signal: controller.signal,
+      onProgress: (p) => progress.update(p),
+    });
+    progress.stop();
+    return report(result, io);
+  } finally {
+    progress.stop();
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await assessQueue.close();
+    redis.disconnect();
+  }
+}
+
+const OPTIONS = {
+  all: { type: 'boolean' },
+  group: { type: 'string' },
+  patients: { type: 'string' },
+  since: { type: 'string' },
+  models: { type: 'string' },
+  rate: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  source: { type: 'string' },
+  strategy: { type: 'string' },
+  restart: { type: 'boolean' },
+  detach: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+} as const;
+
+function backfillOptions(
+  v: Record<string, string | boolean | string[] | undefined>,
+  cfg: Config,
+  selection: Selection,
+  models: Model[],
+): BackfillOptions {
   const source = (v.source as string | undefined) ?? cfg.sources[0].name;
   if (!cfg.sources.some((s) => s.name === source))
     throw new UsageError(
       `--source: unknown source '${source}'; configured: ${cfg.sources.map((s) => s.name).join(', ')}`,
     );
-  const opts: BackfillOptions = {
+  return {
     source,
     selection,
     since: parseSince(v.since as string | undefined),
@@ -65,42 +107,18 @@ export async function backfillCommand(
     restart: v.restart === true,
     wait: v.detach !== true,
   };
-  const redis = producerConnection(cfg.REDIS_URL);
-  const assessQueue = createAssessQueue(redis, cfg.QUEUE_PREFIX);
-  const controller = new AbortController();
-  const stop = () => controller.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  const progress = progressReporter(io.err, v.quiet === true || opts.dryRun === true);
-  try {
-    await ready(redis);
-    const result = await runBackfill(
-      {
-        sources: new SourceRegistry(cfg.sources),
-        assessQueue,
-        redis,
-        prefix: cfg.QUEUE_PREFIX,
-        redisUrl: cfg.REDIS_URL,
-        modelTypes: [...new Set(models.flatMap((m) => m.requires.resourceTypes))],
-      },
-      { ...opts, signal: controller.signal, onProgress: (p) => progress.update(p) },
-    );
-    progress.stop();
-    io.out.write(`${line(result)}\n`);
-    if (result.status) io.out.write(`${result.status}\n`);
-    if (result.phase === 'interrupted') {
-      io.out.write('interrupted: the checkpoint is kept in Redis; run the same command again to resume\n');
-      return 130;
-    }
-    if (result.failed > 0) io.out.write(`${result.failed} assessment(s) failed: see fhir-assess jobs failed\n`);
-    return 0;
-  } finally {
-    progress.stop();
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-    await assessQueue.close();
-    redis.disconnect();
+}
+
+/** Prints the outcome; 130 when interrupted (resumable), else 0. */
+function report(result: BackfillProgress, io: CliIo): number {
+  io.out.write(`${line(result)}\n`);
+  if (result.status) io.out.write(`${result.status}\n`);
+  if (result.phase === 'interrupted') {
+    io.out.write('interrupted: the checkpoint is kept in Redis; run the same command again to resume\n');
+    return 130;
   }
+  if (result.failed > 0) io.out.write(`${result.failed} assessment(s) failed: see fhir-assess jobs failed\n`);
+  return 0;
 }
 
 function parseSelection(all: boolean, group: string | undefined, file: string | undefined): Selection {

@@ -117,7 +117,14 @@ export function referenceOf(
   guard: BaseUrlGuard,
 ): { resourceType: string; id: string; versionId?: string } | undefined {
   if (/^urn:/i.test(url)) return undefined; // a Bundle-local id, not a server address
-  const relative = /^[a-z][a-z0-9+.-]*:/i.test(url) ? guard.relativeReference(url) : url.split(/[?#]/)[0];
+  const base = guard.base.href;
+  // Fast path for the usual absolute URL under the base: no URL parsing. The remainder must still be
+  // a plain `Type/id`, so `..` segments or encodings cannot lead anywhere else.
+  const relative = url.startsWith(base)
+    ? url.slice(base.length).split(/[?#]/)[0]
+    : /^[a-z][a-z0-9+.-]*:/i.test(url)
+      ? guard.relativeReference(url)
+      : url.split(/[?#]/)[0];
   if (relative === undefined) {
     if (guard.isUnder(url)) return undefined; // under the base, but not `Type/id` (e.g. a search URL)
     throw new NotificationError(

@@ -64,7 +64,7 @@ function route(n: IncomingNotification, guard: BaseUrlGuard): ParsedNotification
       'too-costly',
     );
   }
-  const bundle = checkShape(BundleShape, resource, 'notification Bundle') as Bundle;
+  const bundle = checkShape<Bundle>(BundleShape, resource, 'notification Bundle');
   const first = bundle.entry?.[0]?.resource?.resourceType;
   if (
     (bundle.type as string) === 'subscription-notification' ||

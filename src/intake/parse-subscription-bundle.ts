@@ -85,7 +85,7 @@ function findByReference(bundle: Bundle, reference: string): BundleEntry | undef
 }
 
 function fromParameters(raw: Resource): NotificationStatus {
-  const p = checkShape(ParametersShape, raw, 'subscription status (Parameters)') as Parameters;
+  const p = checkShape<Parameters>(ParametersShape, raw, 'subscription status (Parameters)');
   const get = (name: string) => p.parameter?.find((x) => x.name === name);
   const events = (p.parameter ?? [])
     .filter((x) => x.name === 'notification-event')
@@ -117,7 +117,13 @@ function fromSubscriptionStatus(r: Resource | undefined): NotificationStatus {
       'structure',
     );
   }
-  const s = checkShape(SubscriptionStatusShape, r, 'SubscriptionStatus');
+  const s = checkShape<{
+    type?: string;
+    status?: string;
+    subscription?: Reference;
+    eventsSinceSubscriptionStart?: string | number;
+    notificationEvent?: { eventNumber?: string | number; timestamp?: string; focus?: Reference }[];
+  }>(SubscriptionStatusShape, r, 'SubscriptionStatus');
   return {
     type: checkType(s.type),
     status: s.status,

@@ -11,7 +11,8 @@ const SUBSCRIPTION_PATH = /^(?:.*\/)?Subscription\/([A-Za-z0-9\-.]{1,64})(?:\/_h
  */
 export function subscriptionIdOf(ref: string, guard: BaseUrlGuard): string {
   if (ID.test(ref)) return ref;
-  if (/^[a-z][a-z0-9+.-]*:/i.test(ref) && !guard.isUnder(ref)) {
+  const under = ref.startsWith(guard.base.href); // textual prefix: the usual case, no URL parsing
+  if (!under && /^[a-z][a-z0-9+.-]*:/i.test(ref) && !guard.isUnder(ref)) {
     throw new NotificationError(422, 'subscription reference is outside the configured FHIR base URL', 'security');
   }
   const m = SUBSCRIPTION_PATH.exec(ref.split(/[?#]/)[0]);

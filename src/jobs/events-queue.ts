@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { type Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type ChangeEvent, ChangeEventSchema } from '../intake/change-event.js';
@@ -48,12 +47,13 @@ export async function addChangeEvents(queue: EventsQueue, events: ChangeEvent[])
 }
 
 function jobOptions(e: ChangeEvent): { jobId: string } | undefined {
-  if (e.versionId) return { jobId: eventJobId(`${e.source}|${e.resourceType}|${e.id}|${e.versionId}`) };
+  if (e.versionId) return { jobId: `ev|${e.source}|${e.resourceType}|${e.id}|${escapeColon(e.versionId)}` };
   if (e.subscription && e.eventNumber !== undefined && e.interaction !== 'ping')
-    return { jobId: eventJobId(`${e.source}|${e.subscription}|#${e.eventNumber}`) };
+    return { jobId: `ev|${e.source}|${escapeColon(e.subscription)}#${e.eventNumber}` };
   return undefined;
 }
 
-function eventJobId(key: string): string {
-  return `ev-${createHash('sha256').update(key).digest('hex').slice(0, 40)}`;
+/** BullMQ refuses `:` in custom job ids; `%` is escaped first so that the mapping stays one-to-one. */
+function escapeColon(s: string): string {
+  return s.replaceAll('%', '%25').replaceAll(':', '%3A');
 }
