@@ -1,6 +1,5 @@
-import type { AuthProvider } from './auth-provider.js';
+import { OAuthTokenAuth } from './oauth-token-auth.js';
 import type { AuthDeps } from './smart-backend.js';
-import { TokenCache } from './token-cache.js';
 import { assertTokenUrlAllowed, type IssuedToken, requestToken } from './token-endpoint.js';
 
 export interface ClientCredentialsSettings {
@@ -15,35 +14,19 @@ export interface ClientCredentialsSettings {
  * `/oauth2/token` expects. Our own token cache, not MedplumClient's login: that one loops on 401
  * and rejects `azp`-only JWTs (library-notes.md §1, traps C and D).
  */
-export class ClientCredentialsAuth implements AuthProvider {
-  private readonly cache: TokenCache;
+export class ClientCredentialsAuth extends OAuthTokenAuth {
   private readonly tokenUrl: URL;
-  private requests = 0;
 
   constructor(
     private readonly settings: ClientCredentialsSettings,
     private readonly deps: Omit<AuthDeps, 'guard'>,
   ) {
+    super(deps.now);
     this.tokenUrl = assertTokenUrlAllowed(settings.tokenUrl);
-    this.cache = new TokenCache(() => this.issue(), deps.now);
   }
 
-  get tokenRequests(): number {
-    return this.requests;
-  }
-
-  async authorization(): Promise<string> {
-    return `Bearer ${await this.cache.get()}`;
-  }
-
-  invalidate(): boolean {
-    this.cache.invalidate();
-    return true;
-  }
-
-  private issue(): Promise<IssuedToken> {
+  protected issue(): Promise<IssuedToken> {
     const { clientId, clientSecret, scope } = this.settings;
-    this.requests++;
     const form: Record<string, string> = {
       grant_type: 'client_credentials',
       client_id: clientId,

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { BaseUrlGuard } from '../base-url-guard.js';
-import type { AuthProvider } from './auth-provider.js';
+import { OAuthTokenAuth } from './oauth-token-auth.js';
 import { loadSigningKey, type SigningAlg, type SigningKey } from './signing-key.js';
 import { discoverSmartConfiguration } from './smart-configuration.js';
-import { TokenCache } from './token-cache.js';
 import { assertTokenUrlAllowed, type IssuedToken, requestToken } from './token-endpoint.js';
 
 /** Lifetime of a client assertion: 240 s, under SMART's 5-minute maximum with room for clock skew. */
@@ -53,33 +52,18 @@ export async function signClientAssertion(
  * `private_key_jwt` client assertion for an access token with `client_credentials`, and caches the
  * token until shortly before `expires_in`. The key is loaded once; discovery is retried on failure.
  */
-export class SmartBackendAuth implements AuthProvider {
-  private readonly cache: TokenCache;
+export class SmartBackendAuth extends OAuthTokenAuth {
   private key?: Promise<SigningKey>;
   private tokenUrl?: Promise<URL>;
-  private requests = 0;
 
   constructor(
     private readonly settings: SmartBackendSettings,
     private readonly deps: AuthDeps,
   ) {
-    this.cache = new TokenCache(() => this.issue(), deps.now);
+    super(deps.now);
   }
 
-  get tokenRequests(): number {
-    return this.requests;
-  }
-
-  async authorization(): Promise<string> {
-    return `Bearer ${await this.cache.get()}`;
-  }
-
-  invalidate(): boolean {
-    this.cache.invalidate();
-    return true;
-  }
-
-  private async issue(): Promise<IssuedToken> {
+  protected async issue(): Promise<IssuedToken> {
     const s = this.settings;
     this.key ??= loadSigningKey(s.privateKey, s.alg).catch((err) => {
       this.key = undefined;
@@ -87,7 +71,6 @@ export class SmartBackendAuth implements AuthProvider {
     });
     const [key, tokenUrl] = await Promise.all([this.key, this.endpoint()]);
     const assertion = await signClientAssertion(key, { ...s, tokenUrl: tokenUrl.href }, (this.deps.now ?? Date.now)());
-    this.requests++;
     return requestToken(
       this.deps.fetch,
       tokenUrl,
