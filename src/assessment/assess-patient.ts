@@ -43,7 +43,9 @@ export async function assessPatient(
   let t0 = performance.now();
   const record = await deps.sources
     .assembler(source)
-    .assemble(patientId, { requires: models.map((m) => m.requires), asOf: deps.asOf() });
+    // Always the record every enabled model needs, so its hash (and the idempotency key derived from it)
+    // does not depend on which models this run was asked for.
+    .assemble(patientId, { requires: deps.models.map((m) => m.requires), asOf: deps.asOf() });
   observeStage('record', performance.now() - t0);
   const assessments: AssessJobResult['assessments'] = [];
   for (const model of models) {
