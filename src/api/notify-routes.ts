@@ -50,8 +50,8 @@ export async function notifyRoutes(app: FastifyInstance, deps: NotifyDeps): Prom
       },
       deps.sources.client(source.name).guard,
     );
-    const events = toChangeEvents(source.name, parsed.events);
     const subscription = parsed.subscriptionId;
+    const events = toChangeEvents(source.name, parsed.events, subscription);
     const track = subscription && ledgerInRequest(parsed, events);
     // In flight together; BullMQ would wait for Redis to come back, an EHR must not: any Redis failure
     // or delay is a 503, so the EHR retries later.

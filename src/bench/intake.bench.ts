@@ -17,11 +17,11 @@ import setupRequest from './intake-load-request.cjs';
 const { fhirBase: BENCH_FHIR_BASE, bodyBytes: BODY_BYTES } = setupRequest;
 
 /** Seconds of load per route per round; every run is bounded by it. */
-const DURATION_S = 5;
+const DURATION_S = 4;
 /** Warm-up seconds per route before the first round (JIT, connection pools, Redis scripts). */
 const WARMUP_S = 1;
 /** Rounds; the route order is reversed every other round so neither end of a round is favoured. */
-const ROUNDS = 2;
+const ROUNDS = 3;
 /** Concurrent HTTP connections from the load generator (each one an EHR subscription in order). */
 const CONNECTIONS = 16;
 const SECRET = 'bench-notify-secret-0123456789';
@@ -155,7 +155,7 @@ export const bench: Bench = {
         );
       }
       const stored = await eventsQueue.count();
-      log(`events stored by the intake route: ${stored} (each request one durable event, ledger updated)`);
+      log(`events stored by the intake route: ${stored} (one durable event per request)`);
       const ratio = (a: number, b: number) => Number((a / b).toFixed(3));
       return {
         'intake req/s': Math.round(m.intake.rps),

@@ -16,8 +16,7 @@ export type Shape =
   | 'string|number'
   | { pattern: RegExp; message: string }
   | { object: Record<string, Shape> }
-  | { array: Shape; max: number }
-  | { lazy: () => Shape };
+  | { array: Shape; max: number };
 
 /** Longest string element accepted anywhere in a notification's structure (characters). */
 const MAX_TEXT = 8192;
@@ -41,18 +40,17 @@ export const ResourceShape: Shape = {
 
 const REFERENCE: Shape = { object: { reference: 'string' } };
 
-const PARAMETER: Shape = {
-  object: {
-    name: 'string',
-    valueString: 'string',
-    valueInteger: 'number',
-    valueCode: 'string',
-    valueInstant: 'string',
-    valueCanonical: 'string',
-    valueReference: REFERENCE,
-    part: { lazy: () => ({ array: PARAMETER, max: 1000 }) },
-  },
+const PARAMETER_FIELDS: Record<string, Shape> = {
+  name: 'string',
+  valueString: 'string',
+  valueInteger: 'number',
+  valueCode: 'string',
+  valueInstant: 'string',
+  valueCanonical: 'string',
+  valueReference: REFERENCE,
 };
+const PARAMETER: Shape = { object: PARAMETER_FIELDS };
+PARAMETER_FIELDS.part = { array: PARAMETER, max: 1000 }; // parts nest (notification-event > focus)
 
 /** R4 Backport status (`Parameters` with the backport-subscription-status-r4 profile). */
 export const ParametersShape: Shape = { object: { parameter: { array: PARAMETER, max: 10_000 } } };
@@ -94,33 +92,37 @@ function kind(v: unknown): string {
   return Array.isArray(v) ? 'array' : typeof v;
 }
 
-/** The first problem of `v` against `shape`, as `path: message`, or undefined when it conforms. */
-function problem(v: unknown, shape: Shape, path: string): string | undefined {
-  const at = path || '(root)';
+interface Problem {
+  /** Path segments, innermost first (built only on failure: the success path allocates nothing). */
+  at: (string | number)[];
+  message: string;
+}
+
+/** The first problem of `v` against `shape`, or undefined when it conforms. */
+function problem(v: unknown, shape: Shape): Problem | undefined {
   if (typeof shape === 'string') {
-    const ok = shape.includes(typeof v) && (typeof v !== 'string' || v.length <= MAX_TEXT);
-    if (ok && !(typeof v === 'number' && !Number.isFinite(v))) return undefined;
-    return typeof v === 'string'
-      ? `${at}: longer than ${MAX_TEXT} characters`
-      : `${at}: expected ${shape}, received ${kind(v)}`;
+    if (typeof v === 'string' && shape !== 'number')
+      return v.length <= MAX_TEXT ? undefined : { at: [], message: `longer than ${MAX_TEXT} characters` };
+    if (typeof v === 'number' && shape !== 'string' && Number.isFinite(v)) return undefined;
+    return { at: [], message: `expected ${shape}, received ${kind(v)}` };
   }
-  if ('lazy' in shape) return problem(v, shape.lazy(), path);
-  if ('pattern' in shape) return typeof v === 'string' && shape.pattern.test(v) ? undefined : `${at}: ${shape.message}`;
+  if ('pattern' in shape)
+    return typeof v === 'string' && shape.pattern.test(v) ? undefined : { at: [], message: shape.message };
   if ('array' in shape) {
-    if (!Array.isArray(v)) return `${at}: expected array, received ${kind(v)}`;
-    if (v.length > shape.max) return `${at}: more than ${shape.max} items`;
+    if (!Array.isArray(v)) return { at: [], message: `expected array, received ${kind(v)}` };
+    if (v.length > shape.max) return { at: [], message: `more than ${shape.max} items` };
     for (let i = 0; i < v.length; i++) {
-      const p = problem(v[i], shape.array, `${path}.${i}`.replace(/^\./, ''));
-      if (p) return p;
+      const p = problem(v[i], shape.array);
+      if (p) return { at: [...p.at, i], message: p.message };
     }
     return undefined;
   }
-  if (kind(v) !== 'object') return `${at}: expected object, received ${kind(v)}`;
+  if (kind(v) !== 'object') return { at: [], message: `expected object, received ${kind(v)}` };
   const o = v as Record<string, unknown>;
   for (const key in shape.object) {
     if (o[key] === undefined) continue;
-    const p = problem(o[key], shape.object[key], path ? `${path}.${key}` : key);
-    if (p) return p;
+    const p = problem(o[key], shape.object[key]);
+    if (p) return { at: [...p.at, key], message: p.message };
   }
   return undefined;
 }
@@ -130,7 +132,10 @@ function problem(v: unknown, shape: Shape, path: string): string | undefined {
  * `entry.2.resource.resourceType`), never echoing values (they may be PHI).
  */
 export function checkShape<T>(shape: Shape, value: unknown, what: string): T {
-  const p = problem(value, shape, '');
-  if (p) throw new NotificationError(400, `${what} is malformed: ${p}`, 'structure');
+  const p = problem(value, shape);
+  if (p) {
+    const path = p.at.reverse().join('.') || '(root)';
+    throw new NotificationError(400, `${what} is malformed: ${path}: ${p.message}`, 'structure');
+  }
   return value as T;
 }

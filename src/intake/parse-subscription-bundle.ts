@@ -157,5 +157,8 @@ function toInstant(v: string | undefined): string | undefined {
   if (v === undefined) return undefined;
   const ms = /^\d{4}-\d{2}-\d{2}T/.test(v) ? Date.parse(v) : Number.NaN;
   if (Number.isNaN(ms)) throw new NotificationError(400, 'notification-event timestamp is not an instant', 'structure');
-  return new Date(ms).toISOString();
+  return CANONICAL_UTC.test(v) ? v : new Date(ms).toISOString();
 }
+
+/** An instant already in `toISOString()` form (most servers send this): kept as it is. */
+const CANONICAL_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;

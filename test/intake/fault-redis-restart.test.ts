@@ -42,6 +42,9 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+// If a failing run skips its clean-up, still stop the test-owned Redis.
+process.once('exit', () => redis?.process.kill('SIGKILL'));
+
 async function notify(obs: Resource): Promise<number> {
   const res = await fetch(`${h.notifyUrl}/Observation/${obs.id}`, {
     method: 'PUT',

@@ -111,5 +111,8 @@ describe('worker process killed mid-flight', () => {
   });
 });
 
-// Keep the AOF directory of the test-owned Redis from piling up if a run is interrupted.
-process.once('exit', () => redis && rmSync(redis.dir, { recursive: true, force: true }));
+// If a failing run skips its clean-up, still stop the test-owned Redis and remove its AOF directory.
+process.once('exit', () => {
+  redis?.process.kill('SIGKILL');
+  if (redis) rmSync(redis.dir, { recursive: true, force: true });
+});

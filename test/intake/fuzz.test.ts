@@ -7,6 +7,7 @@ import { buildApp } from '../../src/api/app.js';
 import { SourceSchema } from '../../src/config/sources.js';
 import { BaseUrlGuard } from '../../src/fhir/base-url-guard.js';
 import { SourceRegistry } from '../../src/fhir/source-client.js';
+import { ChangeEventSchema, isChangeEvent } from '../../src/intake/change-event.js';
 import { NotificationError } from '../../src/intake/notification.js';
 import { type IncomingNotification, parseNotification } from '../../src/intake/parse-notification.js';
 import { toChangeEvents } from '../../src/intake/validate-events.js';
@@ -185,6 +186,56 @@ describe('parseNotification under mutation', () => {
       { numRuns: 4000, seed: 20_260_321 },
     );
     expect(refused).toBeGreaterThan(1000); // the mutations really do break things
+  });
+});
+
+describe('isChangeEvent (the fast check intake uses) against ChangeEventSchema', () => {
+  it('When arbitrary events are checked, Then the fast check accepts exactly what zod accepts', () => {
+    const field = fc.oneof(
+      fc.constantFrom<unknown>(
+        undefined,
+        'ehr',
+        'Observation',
+        'o-1.2',
+        'update',
+        'ping',
+        'bogus',
+        '',
+        'a'.repeat(65),
+        'x:y',
+      ),
+      fc.constantFrom<unknown>(0, 7, -1, 1.5, 2 ** 53, true, null, [], {}),
+      fc.string({ maxLength: 300 }),
+    );
+    const keys = [
+      'source',
+      'via',
+      'interaction',
+      'resourceType',
+      'id',
+      'versionId',
+      'lastUpdated',
+      'patientId',
+      'subscription',
+      'eventNumber',
+      'occurredAt',
+      'aiAsserted',
+    ];
+    const eventArb = fc.record(Object.fromEntries(keys.map((k) => [k, field])), { requiredKeys: [] });
+    const valid = fc.record({
+      source: fc.constant('ehr'),
+      via: fc.constantFrom('r4-backport', 'medplum'),
+      interaction: fc.constantFrom('create', 'update', 'delete', 'ping'),
+      resourceType: fc.constantFrom('Observation', 'Patient'),
+      id: fc.stringMatching(/^[A-Za-z0-9\-.]{1,64}$/),
+      eventNumber: fc.nat(),
+    });
+    fc.assert(
+      fc.property(fc.oneof(eventArb, valid), (e) => {
+        expect(isChangeEvent(e as Record<string, unknown>)).toBe(ChangeEventSchema.safeParse(e).success);
+      }),
+      { numRuns: 5000, seed: 20_260_323 },
+    );
   });
 });
 

@@ -58,6 +58,10 @@ export function startWorkerProcess(cliPath: string, env: Record<string, string>)
   child.stdout?.on('data', keep); // pino logs go to stdout
   child.stderr?.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // Never outlive the test process, even when a failing test skips its clean-up.
+  const reap = () => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL');
+  process.once('exit', reap);
+  void exited.then(() => process.off('exit', reap));
   const signal = async (s: NodeJS.Signals) => {
     if (child.exitCode === null && child.signalCode === null) child.kill(s);
     await exited;
