@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { createQueue } from './create-queue.js';
 import { ASSESS_QUEUE, PRIORITY, type PriorityClass } from './queue-names.js';
 
 /** What an assessment job carries: references only (BullMQ stores job data in clear text). */
@@ -44,19 +45,12 @@ export interface AssessJobResult {
 export type AssessQueue = Queue<AssessJob, AssessJobResult>;
 
 export function createAssessQueue(connection: Redis, prefix: string): AssessQueue {
-  const queue = new Queue<AssessJob, AssessJobResult>(ASSESS_QUEUE, {
-    connection,
-    prefix,
-    defaultJobOptions: {
-      attempts: 6,
-      backoff: { type: 'exponential', delay: 2000 },
-      removeOnComplete: { age: 24 * 3600, count: 10_000 },
-      removeOnFail: { age: 14 * 24 * 3600 },
-    },
+  return createQueue<AssessJob, AssessJobResult>(ASSESS_QUEUE, connection, prefix, {
+    attempts: 6,
+    backoff: { type: 'exponential', delay: 2000 },
+    removeOnComplete: { age: 24 * 3600, count: 10_000 },
+    removeOnFail: { age: 14 * 24 * 3600 },
   });
-  // Connection errors also reject the calls that hit them (and intake answers 503); the event is noise.
-  queue.on('error', () => {});
-  return queue;
 }
 
 /**

@@ -1,25 +1,19 @@
-import { type Job, Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type ChangeEvent, ChangeEventSchema } from '../intake/change-event.js';
+import { createQueue } from './create-queue.js';
 import { EVENTS_QUEUE } from './queue-names.js';
 
 export type EventsQueue = Queue<ChangeEvent>;
 
 export function createEventsQueue(connection: Redis, prefix: string): EventsQueue {
-  const queue = new Queue<ChangeEvent>(EVENTS_QUEUE, {
-    connection,
-    prefix,
-    defaultJobOptions: {
-      attempts: 8,
-      backoff: { type: 'exponential', delay: 1000 },
-      // Completed events are kept an hour so a re-delivered (type, id, versionId) is recognised by jobId.
-      removeOnComplete: { age: 3600, count: 50_000 },
-      removeOnFail: { age: 7 * 24 * 3600 },
-    },
+  return createQueue<ChangeEvent>(EVENTS_QUEUE, connection, prefix, {
+    attempts: 8,
+    backoff: { type: 'exponential', delay: 1000 },
+    // Completed events are kept an hour so a re-delivered (type, id, versionId) is recognised by jobId.
+    removeOnComplete: { age: 3600, count: 50_000 },
+    removeOnFail: { age: 7 * 24 * 3600 },
   });
-  // Connection errors also reject the calls that hit them (and intake answers 503); the event is noise.
-  queue.on('error', () => {});
-  return queue;
 }
 
 /**

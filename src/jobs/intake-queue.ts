@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Gap } from '../intake/event-ledger.js';
+import { createQueue } from './create-queue.js';
 
 /** The intake maintenance queue: gap recovery, polling, reconciliation, the heartbeat watchdog. */
 export const INTAKE_QUEUE = 'intake';
@@ -33,19 +34,12 @@ export type GapJob = Extract<IntakeJob, { kind: 'recover-gap' }>;
 export type IntakeQueue = Queue<IntakeJob>;
 
 export function createIntakeQueue(connection: Redis, prefix: string): IntakeQueue {
-  const queue = new Queue<IntakeJob>(INTAKE_QUEUE, {
-    connection,
-    prefix,
-    defaultJobOptions: {
-      attempts: 5,
-      backoff: { type: 'exponential', delay: 2000 },
-      removeOnComplete: { age: 24 * 3600, count: 1000 },
-      removeOnFail: { age: 7 * 24 * 3600 },
-    },
+  return createQueue<IntakeJob>(INTAKE_QUEUE, connection, prefix, {
+    attempts: 5,
+    backoff: { type: 'exponential', delay: 2000 },
+    removeOnComplete: { age: 24 * 3600, count: 1000 },
+    removeOnFail: { age: 7 * 24 * 3600 },
   });
-  // Connection errors also reject the calls that hit them; the event itself is noise.
-  queue.on('error', () => {});
-  return queue;
 }
 
 /** Deterministic job id of a gap's recovery, so scheduling it twice (watchdog, retries) stores it once. */

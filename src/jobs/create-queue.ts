@@ -1,0 +1,17 @@
+import { type DefaultJobOptions, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+
+/**
+ * A BullMQ queue on a shared producer connection. Its `error` events are absorbed: a connection error
+ * also rejects the call that hit it (and intake answers 503), so the event itself adds nothing.
+ */
+export function createQueue<Data, Result = unknown>(
+  name: string,
+  connection: Redis,
+  prefix: string,
+  defaultJobOptions: DefaultJobOptions,
+): Queue<Data, Result> {
+  const queue = new Queue<Data, Result>(name, { connection, prefix, defaultJobOptions });
+  queue.on('error', () => {});
+  return queue;
+}
