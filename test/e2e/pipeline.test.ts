@@ -1,5 +1,13 @@
 import { readFileSync } from 'node:fs';
-import type { Bundle, ClinicalImpression, Device, Provenance, RiskAssessment, Subscription } from '@medplum/fhirtypes';
+import type {
+  Bundle,
+  ClinicalImpression,
+  Device,
+  Observation,
+  Provenance,
+  RiskAssessment,
+  Subscription,
+} from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import { FhirClient } from '../../src/fhir/fhir-client.js';
@@ -131,7 +139,7 @@ describe('end to end: a patient change becomes a written-back RiskAssessment', (
     const before = await counts();
     expect(before[0]).toBe(1); // the Backport subscription covered our RiskAssessment too: it was ignored, not assessed
 
-    const [obs] = await ehr.searchAll<{ resourceType: 'Observation'; id: string }>('Observation', {
+    const [obs] = await ehr.searchAll<Observation>('Observation', {
       subject: `Patient/${goffPatientId}`,
       code: 'http://loinc.org|2093-3',
     });

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Bundle } from '@medplum/fhirtypes';
+import type { Bundle, ClinicalImpression } from '@medplum/fhirtypes';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
@@ -100,10 +100,7 @@ describe('graceful shutdown (SIGTERM path: service.close)', () => {
     }
     // The write-back is whole: one of each output, linked together.
     const [ra] = await ehr.searchAll('RiskAssessment', { subject: `Patient/${patientId}` });
-    const cis = await ehr.searchAll<{
-      resourceType: 'ClinicalImpression';
-      prognosisReference?: { reference: string }[];
-    }>('ClinicalImpression', { subject: `Patient/${patientId}` });
+    const cis = await ehr.searchAll<ClinicalImpression>('ClinicalImpression', { subject: `Patient/${patientId}` });
     expect(cis).toHaveLength(1);
     expect(cis[0].prognosisReference?.[0].reference).toBe(`RiskAssessment/${ra.id}`);
     expect(await ehr.searchAll('Provenance', { target: `RiskAssessment/${ra.id}` })).toHaveLength(1);

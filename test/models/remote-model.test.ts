@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PatientRecord } from '../../src/models/model.js';
 import { createRemoteModel, type RemoteModelConfig } from '../../src/models/remote/chat-completions-model.js';
 import { isPermanentModelError, RemoteModelError } from '../../src/models/remote/errors.js';
-import { type RemoteModelSpec, RemoteModelSpecSchema } from '../../src/models/remote/remote-spec.js';
+import { RemoteModelSpecSchema } from '../../src/models/remote/remote-spec.js';
 import { viewFor } from '../../src/record/model-view.js';
 import { AS_OF, bpPanel, patient, quantity, record } from './builders.js';
 import { completion, type FakeChatServer, hang, json, startFakeChatServer } from './fake-chat-server.js';
@@ -46,7 +46,8 @@ function goodReply(rec: PatientRecord) {
 }
 
 /** Records the waits the adapter asks for instead of sleeping (the server still sees real requests). */
-function spec(overrides: Partial<RemoteModelSpec> & Record<string, unknown> = {}): RemoteModelConfig {
+/** Overrides are the spec's JSON input (zod fills the defaults), e.g. a partial `budget`. */
+function spec(overrides: Record<string, unknown> = {}): RemoteModelConfig {
   return {
     ...RemoteModelSpecSchema.parse({
       type: 'remote',
