@@ -1,26 +1,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackfill } from '../../src/backfill/run-backfill.js';
 import { UsageError } from '../../src/cli/args.js';
 import { backfillCommand } from '../../src/cli/backfill.js';
 import { enqueueAssessment } from '../../src/jobs/assess-queue.js';
 import { poll } from '../api/api-fixture.js';
+import { capture } from '../helpers/capture.js';
 import { type BackfillFixture, startBackfillFixture } from './backfill-fixture.js';
-
-/** A Writable that keeps what was written. */
-function capture(): Writable & { text: () => string } {
-  const chunks: string[] = [];
-  const w = new Writable({
-    write(chunk, _enc, cb) {
-      chunks.push(String(chunk));
-      cb();
-    },
-  });
-  return Object.assign(w, { text: () => chunks.join('') });
-}
 
 describe('fhir-assess backfill (CLI), rate and priority', () => {
   let f: BackfillFixture;

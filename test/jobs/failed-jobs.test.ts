@@ -1,21 +1,10 @@
-import { Writable } from 'node:stream';
 import type { Patient } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobsCommand } from '../../src/cli/jobs.js';
 import { enqueueAssessment } from '../../src/jobs/assess-queue.js';
 import { poll } from '../api/api-fixture.js';
 import { type BackfillFixture, startBackfillFixture } from '../backfill/backfill-fixture.js';
-
-function capture(): Writable & { text: () => string } {
-  const chunks: string[] = [];
-  const w = new Writable({
-    write(chunk, _enc, cb) {
-      chunks.push(String(chunk));
-      cb();
-    },
-  });
-  return Object.assign(w, { text: () => chunks.join('') });
-}
+import { capture } from '../helpers/capture.js';
 
 /** Failed jobs are kept, listed (`jobs failed`) and retried (`jobs retry ID|--all`), with real Redis and workers. */
 describe('fhir-assess jobs failed / retry', () => {
