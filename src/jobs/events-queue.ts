@@ -1,6 +1,6 @@
 import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type ChangeEvent, ChangeEventSchema } from '../intake/change-event.js';
+import type { ChangeEvent } from '../intake/change-event.js';
 import { createQueue } from './create-queue.js';
 import { EVENTS_QUEUE } from './queue-names.js';
 
@@ -17,18 +17,10 @@ export function createEventsQueue(connection: Redis, prefix: string): EventsQueu
 }
 
 /**
- * Durably stores change events (resolves only once Redis has them), validating them first. Events
- * naming a version get a deterministic jobId, so the same (source, type, id, versionId) delivered twice
- * is stored once; so do Backport events without a version, by (subscription, event number).
+ * Durably stores change events that intake has already validated (resolves only once Redis has them).
+ * Events naming a version get a deterministic jobId, so the same (source, type, id, versionId) delivered
+ * twice is stored once; so do Backport events without a version, by (subscription, event number).
  */
-export async function enqueueChangeEvents(queue: EventsQueue, events: ChangeEvent[]): Promise<Job<ChangeEvent>[]> {
-  return addChangeEvents(
-    queue,
-    events.map((e) => ChangeEventSchema.parse(e)),
-  );
-}
-
-/** {@link enqueueChangeEvents} for events already validated (intake validates once, in the request). */
 export async function addChangeEvents(queue: EventsQueue, events: ChangeEvent[]): Promise<Job<ChangeEvent>[]> {
   if (events.length === 1) {
     // One event (the usual notification): a plain add is one script call, cheaper than a bulk pipeline.
