@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Resource } from '@medplum/fhirtypes';
+import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { FHIR_BASE_PATH } from './constants.js';
@@ -18,6 +18,23 @@ export interface EhrQuirks {
    * conditional creates both insert. Off (0) by default.
    */
   createDelayMs?: number;
+  /**
+   * What a write answers when the client sends `Prefer: return=minimal`:
+   * - `empty`: the status and headers, with an **empty body**, even for a transaction (Medplum's FHIR
+   *   route does `if (prefer === 'return=minimal') return res.send()`);
+   * - `no-resources`: Bundle replies keep every entry's `response` but lose `resource`; a single
+   *   resource write answers with an empty body and its `Location` (the FHIR http.html reading, HAPI);
+   * - absent: the preference is ignored and the resources come back (Medplum's router as is).
+   */
+  minimalReply?: 'empty' | 'no-resources';
+  /**
+   * How `requested` Subscriptions become active:
+   * - `standard` (default): classic criteria Subscriptions at once (R4 has no handshake), Backport
+   *   topic Subscriptions after a successful handshake (HAPI);
+   * - `client-set`: never by the server; only Subscriptions a client stores as `active` deliver
+   *   (Medplum: "requested" ones stay requested and never fire).
+   */
+  subscriptionActivation?: 'standard' | 'client-set';
 }
 
 const NOT_SUPPORTED = {
@@ -31,6 +48,24 @@ type SandboxApp = FastifyInstance<Server, IncomingMessage, ServerResponse, Logge
 export function applyEhrQuirks(app: SandboxApp, repo: IndexedRepository, quirks: EhrQuirks): void {
   if (quirks.createDelayMs) delayCreates(repo, quirks.createDelayMs);
   if (quirks.rejectTransactions) rejectTransactions(app);
+  if (quirks.minimalReply) minimalReplies(app, quirks.minimalReply);
+}
+
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+function minimalReplies(app: SandboxApp, shape: 'empty' | 'no-resources'): void {
+  app.addHook('onSend', async (req, reply, payload) => {
+    const prefer = String(req.headers.prefer ?? '');
+    if (!WRITE_METHODS.has(req.method) || !/\breturn=minimal\b/.test(prefer) || typeof payload !== 'string') {
+      return payload;
+    }
+    if (reply.statusCode >= 400) return payload; // errors keep their OperationOutcome
+    if (shape === 'empty') return '';
+    const body = JSON.parse(payload) as Bundle | Resource;
+    if (body.resourceType !== 'Bundle') return '';
+    for (const entry of body.entry ?? []) delete entry.resource;
+    return JSON.stringify(body);
+  });
 }
 
 function rejectTransactions(app: SandboxApp): void {

@@ -64,7 +64,11 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const logger = opts.logger === false ? pino({ level: 'silent' }) : (opts.logger ?? pino({ level: 'warn' }));
   const ctx: SandboxContext = { repo: new IndexedRepository(), baseUrl: '', logger };
   const router = new FhirRouter();
-  const notifier = new SubscriptionNotifier(ctx, opts.notifyRetry ?? DEFAULT_NOTIFY_RETRY);
+  const notifier = new SubscriptionNotifier(
+    ctx,
+    opts.notifyRetry ?? DEFAULT_NOTIFY_RETRY,
+    opts.quirks?.subscriptionActivation ?? 'standard',
+  );
   addSandboxRoutes(router, ctx, notifier);
   const app = createHttpServer(ctx, router);
   applyEhrQuirks(app, ctx.repo, opts.quirks ?? {});

@@ -38,9 +38,11 @@ export class SubscriptionNotifier {
   constructor(
     private readonly ctx: SandboxContext,
     retry: RetryPolicy,
+    /** `client-set`: the server activates nothing (see EhrQuirks.subscriptionActivation). */
+    private readonly activation: 'standard' | 'client-set' = 'standard',
   ) {
     this.queue = new DeliveryQueue(retry, ctx.logger);
-    ctx.repo.addWriteInterceptor((resource) => activateOrReject(resource));
+    ctx.repo.addWriteInterceptor((resource) => activateOrReject(resource, activation));
     this.detach = ctx.repo.onChange((change) => this.onChange(change));
   }
 
@@ -104,7 +106,7 @@ export class SubscriptionNotifier {
     const parsed = parseSubscription(sub);
     state.config = 'error' in parsed ? undefined : parsed;
     if (state.config?.kind !== 'topic') return;
-    if (state.config.status === 'requested') this.handshake(state.config, state);
+    if (state.config.status === 'requested' && this.activation === 'standard') this.handshake(state.config, state);
     if (state.config.status === 'active' && state.config.heartbeatSec) {
       const config = state.config;
       state.heartbeat = setInterval(() => this.heartbeat(config, state), config.heartbeatSec! * 1000).unref();
@@ -237,14 +239,17 @@ export class SubscriptionNotifier {
 
 /**
  * Write interceptor for Subscriptions: an unusable `requested`/`active` Subscription is stored as
- * `error` (with `error` text), and a classic `requested` one becomes `active` at once, because
- * classic R4 has no handshake. Topic Subscriptions stay `requested` until their handshake.
+ * `error` (with `error` text), and (`standard` activation) a classic `requested` one becomes `active`
+ * at once, because classic R4 has no handshake. Topic Subscriptions stay `requested` until their
+ * handshake; with `client-set` activation every Subscription keeps the status the client stored.
  */
-function activateOrReject(resource: Resource): Resource {
+function activateOrReject(resource: Resource, activation: 'standard' | 'client-set'): Resource {
   if (resource.resourceType !== 'Subscription') return resource;
   if (resource.status !== 'requested' && resource.status !== 'active') return resource;
   const parsed = parseSubscription(resource);
   if ('error' in parsed) return { ...resource, status: 'error', error: parsed.error };
-  if (parsed.kind === 'classic' && resource.status === 'requested') return { ...resource, status: 'active' };
+  if (activation === 'standard' && parsed.kind === 'classic' && resource.status === 'requested') {
+    return { ...resource, status: 'active' };
+  }
   return resource;
 }
