@@ -97,7 +97,9 @@ describe('subscriptionActivation quirk', () => {
     const receiver = await startReceiver();
     receivers.push(receiver);
     const patient = JSON.parse((await call(sb, 'POST', 'Patient', { resourceType: 'Patient' })).text).id as string;
-    const requested = JSON.parse((await call(sb, 'POST', 'Subscription', subscription(receiver.url, 'requested'))).text);
+    const requested = JSON.parse(
+      (await call(sb, 'POST', 'Subscription', subscription(receiver.url, 'requested'))).text,
+    );
     expect(requested.status).toBe('requested');
     await call(sb, 'POST', 'Observation', observation(patient));
     await sb.notifier.idle();
