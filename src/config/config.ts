@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { loadModelSpecs, type ModelSpec } from '../models/registry-config.js';
 import { API_SETTINGS, apiSettingsProblems } from './api-settings.js';
+import { sourceFindings } from './source-checks.js';
+import { precedenceProblems } from './source-precedence.js';
 import { loadSources, type Source } from './sources.js';
 
 const url = (what: string) => z.url({ error: `must be an absolute http(s) URL (${what})` });
@@ -47,8 +49,11 @@ export const ConfigSchema = z.object({
   COALESCE_WINDOW_MS: int(0, 600_000).default(3000),
   /** Overlap subtracted from the poll watermark so clock skew between us and the EHR loses nothing. */
   POLL_OVERLAP_MS: int(0, 3_600_000).default(5000),
-  /** Reconciliation polls alongside push, every POLL_INTERVAL_MS (a safety net for lost notifications). */
-  INTAKE_RECONCILE: bool.default(false),
+  /**
+   * Reconciliation polls alongside push, every POLL_INTERVAL_MS (a safety net for lost notifications).
+   * Default: on when SUBSCRIBE_ON_START is on (the service then relies on its own Subscription), else off.
+   */
+  INTAKE_RECONCILE: bool.optional(),
   /** Which Subscription SUBSCRIBE_ON_START creates: `auto` = Backport topic if advertised, else classic. */
   SUBSCRIPTION_KIND: z.enum(['auto', 'backport', 'classic']).default('auto'),
   /** Backport heartbeat period asked of the EHR; silence past it (plus GAP_GRACE_MS) triggers `$status`. */
@@ -84,7 +89,12 @@ export const ConfigSchema = z.object({
 });
 
 export type Config = Readonly<
-  z.infer<typeof ConfigSchema> & { sources: readonly Source[]; models: readonly ModelSpec[] }
+  z.infer<typeof ConfigSchema> & {
+    sources: readonly Source[];
+    models: readonly ModelSpec[];
+    /** Settings that work but weaken protection or may not do what was meant; logged at start-up. */
+    warnings: readonly string[];
+  }
 >;
 
 /** Thrown when configuration is invalid; the message lists every problem at once. */
@@ -99,34 +109,55 @@ export class ConfigError extends Error {
 
 /**
  * Parses and freezes the configuration. Empty strings count as unset, so `FOO=` in a compose file
- * falls back to the default rather than failing obscurely.
+ * falls back to the default rather than failing obscurely. Every problem is collected before throwing:
+ * the schema's, SOURCES_FILE's, the precedence rule's (src/config/source-precedence.ts) and the
+ * security checks' (src/config/source-checks.ts), so one start-up attempt names everything to fix.
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const cleaned = Object.fromEntries(
     Object.keys(ConfigSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
   );
+  // "Explicitly set" means present in the environment, not filled in by a zod default.
+  const present = new Set(Object.keys(cleaned).filter((k) => cleaned[k] !== undefined));
+  const problems = precedenceProblems(present, cleaned.SOURCES_FILE);
   const parsed = ConfigSchema.safeParse(cleaned);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    problems.unshift(...parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
     if (!cleaned.FHIR_BASE_URL && !cleaned.SOURCES_FILE)
       problems.push('FHIR_BASE_URL: required (or SOURCES_FILE listing the EHRs)');
     // Report the sources file's own problems in the same message.
-    if (cleaned.SOURCES_FILE)
-      problems.push(...loadSources(ConfigSchema.parse({ SOURCES_FILE: cleaned.SOURCES_FILE })).problems);
+    if (cleaned.SOURCES_FILE) {
+      const loaded = loadSources(ConfigSchema.parse({ SOURCES_FILE: cleaned.SOURCES_FILE }));
+      problems.push(...loaded.problems);
+      problems.push(...sourceFindings(loaded.sources, { fromFile: true, PUBLIC_URL: undefined }).problems);
+    }
     if (cleaned.MODELS_FILE)
       problems.push(...loadModelSpecs({ MODELS_FILE: cleaned.MODELS_FILE, MODEL_MODE: 'preliminary' }, env).problems);
     throw new ConfigError(problems);
   }
   const cfg = parsed.data;
-  const { sources, problems } = loadSources(cfg);
-  problems.push(...apiSettingsProblems(cfg));
+  const loaded = loadSources(cfg);
+  const { sources } = loaded;
+  problems.push(...loaded.problems);
+  const findings = sourceFindings(sources, { fromFile: !!cfg.SOURCES_FILE, PUBLIC_URL: cfg.PUBLIC_URL });
+  problems.push(...findings.problems, ...apiSettingsProblems(cfg, present));
   const models = loadModelSpecs(cfg, env);
   problems.push(...models.problems);
   if (sources.some((s) => s.subscription.manage) && !cfg.PUBLIC_URL) {
-    problems.push('PUBLIC_URL: required when a Subscription is managed (SUBSCRIBE_ON_START=true)');
+    problems.push(
+      'PUBLIC_URL: required when a Subscription is managed (SUBSCRIBE_ON_START / subscription.manage): its endpoint is PUBLIC_URL/notify',
+    );
   }
   if (problems.length) throw new ConfigError(problems);
-  return Object.freeze({ ...cfg, sources: Object.freeze(sources), models: Object.freeze(models.models) });
+  const warnings = [...findings.warnings];
+  if (cfg.DEIDENTIFY_SECRET && models.models.every((m) => m.type === 'embedded'))
+    warnings.push('DEIDENTIFY_SECRET: set, but no hosted model is configured, so no record is de-identified');
+  return Object.freeze({
+    ...cfg,
+    sources: Object.freeze(sources),
+    models: Object.freeze(models.models),
+    warnings: Object.freeze(warnings),
+  });
 }
 
 /** The as-of date models use. */
