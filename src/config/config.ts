@@ -119,35 +119,34 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   );
   // "Explicitly set" means present in the environment, not filled in by a zod default.
   const present = new Set(Object.keys(cleaned).filter((k) => cleaned[k] !== undefined));
-  const problems = precedenceProblems(present, cleaned.SOURCES_FILE);
   const parsed = ConfigSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    problems.unshift(...parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
-    if (!cleaned.FHIR_BASE_URL && !cleaned.SOURCES_FILE)
-      problems.push('FHIR_BASE_URL: required (or SOURCES_FILE listing the EHRs)');
-    // Report the sources file's own problems in the same message.
-    if (cleaned.SOURCES_FILE) {
-      const loaded = loadSources(ConfigSchema.parse({ SOURCES_FILE: cleaned.SOURCES_FILE }));
-      problems.push(...loaded.problems);
-      problems.push(...sourceFindings(loaded.sources, { fromFile: true, PUBLIC_URL: undefined }).problems);
-    }
-    if (cleaned.MODELS_FILE)
-      problems.push(...loadModelSpecs({ MODELS_FILE: cleaned.MODELS_FILE, MODEL_MODE: 'preliminary' }, env).problems);
-    throw new ConfigError(problems);
-  }
-  const cfg = parsed.data;
+  const invalid = new Set(parsed.success ? [] : parsed.error.issues.map((i) => String(i.path[0] ?? '')));
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  problems.push(...precedenceProblems(present, cleaned.SOURCES_FILE));
+  // The cross-field checks below see every valid setting, an invalid one left at its default (it is
+  // reported above), so that one start-up attempt lists everything to fix.
+  const usable = parsed.success
+    ? parsed
+    : ConfigSchema.safeParse(Object.fromEntries(Object.entries(cleaned).filter(([k]) => !invalid.has(k))));
+  if (!usable.success) throw new ConfigError(problems);
+  const cfg = usable.data;
+  const later: string[] = [];
   const loaded = loadSources(cfg);
   const { sources } = loaded;
-  problems.push(...loaded.problems);
+  later.push(...loaded.problems);
   const findings = sourceFindings(sources, { fromFile: !!cfg.SOURCES_FILE, PUBLIC_URL: cfg.PUBLIC_URL });
-  problems.push(...findings.problems, ...apiSettingsProblems(cfg, present));
+  later.push(...findings.problems, ...apiSettingsProblems(cfg, present));
   const models = loadModelSpecs(cfg, env);
-  problems.push(...models.problems);
+  later.push(...models.problems);
   if (sources.some((s) => s.subscription.manage) && !cfg.PUBLIC_URL) {
-    problems.push(
+    later.push(
       'PUBLIC_URL: required when a Subscription is managed (SUBSCRIBE_ON_START / subscription.manage): its endpoint is PUBLIC_URL/notify',
     );
   }
+  // One message per setting: an invalid one is not reported again as "missing".
+  problems.push(...later.filter((p) => !invalid.has(p.slice(0, p.indexOf(':')))));
   if (problems.length) throw new ConfigError(problems);
   const warnings = [...findings.warnings];
   if (cfg.DEIDENTIFY_SECRET && models.models.every((m) => m.type === 'embedded'))

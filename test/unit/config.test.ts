@@ -239,6 +239,21 @@ describe('security settings that would not apply stop start-up', () => {
   });
 });
 
+describe('every problem in one message', () => {
+  it('When a setting is invalid and the valid ones conflict, Then both are reported, the invalid one once', () => {
+    const problems = problemsOf({
+      FHIR_BASE_URL: 'http://h/fhir',
+      PORT: 'x',
+      INTAKE_MODE: 'poll',
+      NOTIFY_SECRET: 's'.repeat(16),
+      ADMIN_USER: 'ops',
+    });
+    expect(problems.map((p) => p.split(':')[0])).toEqual(['PORT', 'NOTIFY_SECRET', 'ADMIN_USER']);
+    // A bad FHIR_BASE_URL is named once, not again as "required".
+    expect(problemsOf({ FHIR_BASE_URL: 'not a url' }).map((p) => p.split(':')[0])).toEqual(['FHIR_BASE_URL']);
+  });
+});
+
 describe('reconciliation default', () => {
   it('When the service manages its Subscription, Then reconciliation is on unless explicitly off; otherwise off unless on', () => {
     const managed = {
