@@ -70,7 +70,7 @@ export async function processChangeEvent(deps: EventDeps, event: ChangeEvent): P
       lastUpdated: event.lastUpdated,
     };
   } else if (deleted) {
-    resolved = await patientOfDeleted(deps, event.source, resource, event.versionId);
+    resolved = await patientOfDeleted(deps, event.source, resource);
   } else {
     resolved = await readFocus(deps.sources.client(event.source), event);
   }
@@ -84,7 +84,10 @@ export async function processChangeEvent(deps: EventDeps, event: ChangeEvent): P
     return { action: 'ignored', reason: 'no-patient' };
   }
   const gate = new VersionGate(deps.redis, deps.keyPrefix);
-  const { versionId, lastUpdated, patientId } = resolved;
+  const { lastUpdated, patientId } = resolved;
+  // A delete is never dropped as a duplicate or stale version (a sender may name the deleted version
+  // itself); a repeated one costs one assessment that finds the record unchanged.
+  const versionId = deleted ? undefined : resolved.versionId;
   const { resourceType, id } = resource;
   if (versionId) {
     const verdict = await gate.check(event.source, resourceType, id, versionId, lastUpdated);
@@ -142,15 +145,15 @@ async function patientOfDeleted(
   deps: EventDeps,
   source: string,
   resource: { resourceType: string; id: string },
-  versionId: string | undefined,
 ): Promise<Resolved | 'own-output' | undefined> {
   const remembered = await patientOfResource(deps.redis, deps.keyPrefix, source, resource);
-  if (remembered) return { patientId: remembered, from: 'index', versionId };
+  if (remembered) return { patientId: remembered, from: 'index' };
+  if (/^\.+$/.test(resource.id)) return undefined; // a valid FHIR id, but `..` would address another path
   let history: Bundle;
   try {
     history = await deps.sources
       .client(source)
-      .get<Bundle>(`${resource.resourceType}/${resource.id}/_history`, { _count: '10' });
+      .get<Bundle>(`${resource.resourceType}/${encodeURIComponent(resource.id)}/_history`, { _count: '10' });
   } catch (err) {
     if (err instanceof FhirHttpError && NO_HISTORY.has(err.status)) return undefined;
     throw err;
@@ -159,7 +162,7 @@ async function patientOfDeleted(
   if (!newest) return undefined;
   if (isAiAsserted(newest)) return 'own-output';
   const patientId = patientIdOf(newest);
-  return patientId ? { patientId, from: 'history', versionId } : undefined;
+  return patientId ? { patientId, from: 'history' } : undefined;
 }
 
 /** The newest version with a body (delete entries have none): by `meta.lastUpdated`, else the first listed. */
