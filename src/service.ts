@@ -68,14 +68,7 @@ export async function startService(
         );
     }
   });
-  for (const { source } of sources.all()) {
-    if (!source.notify.bearerSecrets.length && !source.notify.hmacSecrets.length) {
-      logger.warn(
-        { source: source.name },
-        'no NOTIFY_SECRET: notifications from this EHR are accepted unauthenticated',
-      );
-    }
-  }
+  for (const warning of cfg.warnings) logger.warn(`configuration: ${warning}`); // src/config/source-checks.ts
   const watchedTypes = [...new Set(models.flatMap((m) => m.requires.resourceTypes))];
   for (const { source } of sources.all()) {
     // The first "something changed" ping catches up from when the service first started, not from the

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { SourceRegistry } from '../fhir/source-client.js';
 import type { AssessJobResult } from '../jobs/assess-queue.js';
+import { fullReadDone, pendingFullRead } from '../jobs/record-full-read.js';
 import type { Model } from '../models/model.js';
 import { countWriteBack, observeModel, observeStage } from '../observability/metrics.js';
 import { viewFor } from '../record/model-view.js';
@@ -41,11 +42,14 @@ export async function assessPatient(
   const client = deps.sources.client(source);
   const models = opts.models ? deps.models.filter((m) => opts.models?.includes(m.id)) : deps.models;
   let t0 = performance.now();
+  // A deleted resource (src/jobs/process-change-event.ts) asks for a full read: `_since` misses deletes.
+  const fullRead = await pendingFullRead(deps.redis, deps.keyPrefix, source, patientId);
   const record = await deps.sources
     .assembler(source)
     // Always the record every enabled model needs, so its hash (and the idempotency key derived from it)
     // does not depend on which models this run was asked for.
-    .assemble(patientId, { requires: deps.models.map((m) => m.requires), asOf: deps.asOf() });
+    .assemble(patientId, { requires: deps.models.map((m) => m.requires), asOf: deps.asOf(), fullRead: !!fullRead });
+  if (fullRead) await fullReadDone(deps.redis, deps.keyPrefix, source, patientId, fullRead);
   observeStage('record', performance.now() - t0);
   const assessments: AssessJobResult['assessments'] = [];
   for (const model of models) {

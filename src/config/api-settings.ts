@@ -48,20 +48,41 @@ export const API_SETTINGS = {
   MODEL_RATE_LIMIT: num(0, 10_000).default(0),
 };
 
-/** Cross-field rules of the API settings; returned as problems so they join every other message. */
-export function apiSettingsProblems(cfg: {
-  API_JWKS_URL?: string;
-  API_ISSUER?: string[];
-  API_AUDIENCE?: string[];
-  CDS_JWKS_URL?: string;
-  CDS_ISSUER?: string[];
-  PUBLIC_URL?: string;
-}): string[] {
+/**
+ * Cross-field rules of the API settings; returned as problems so they join every other message. A
+ * credential setting that is given but could never be checked is a problem, like a missing one.
+ * @param present - variables explicitly present in the environment (ADMIN_USER has a default)
+ */
+export function apiSettingsProblems(
+  cfg: {
+    API_JWKS_URL?: string;
+    API_ISSUER?: string[];
+    API_AUDIENCE?: string[];
+    CDS_JWKS_URL?: string;
+    CDS_ISSUER?: string[];
+    PUBLIC_URL?: string;
+    ADMIN_PASSWORD?: string;
+  },
+  present: ReadonlySet<string> = new Set(),
+): string[] {
   const problems: string[] = [];
   if (cfg.API_JWKS_URL && !cfg.API_ISSUER?.length) problems.push('API_ISSUER: required with API_JWKS_URL');
   if (cfg.API_JWKS_URL && !cfg.API_AUDIENCE?.length) problems.push('API_AUDIENCE: required with API_JWKS_URL');
+  for (const k of ['API_ISSUER', 'API_AUDIENCE'] as const)
+    if (cfg[k]?.length && !cfg.API_JWKS_URL)
+      problems.push(`${k}: given without API_JWKS_URL, so no API JWT is ever checked against it; set API_JWKS_URL`);
   if (cfg.CDS_JWKS_URL && !cfg.CDS_ISSUER?.length) problems.push('CDS_ISSUER: required with CDS_JWKS_URL');
+  if (cfg.CDS_ISSUER?.length && !cfg.CDS_JWKS_URL)
+    problems.push(
+      'CDS_ISSUER: given without CDS_JWKS_URL, so CDS Hooks JWTs are not checked against it (CDS clients then use ' +
+        'the API credentials); set CDS_JWKS_URL or unset CDS_ISSUER',
+    );
   if (cfg.CDS_JWKS_URL && !cfg.PUBLIC_URL)
     problems.push('PUBLIC_URL: required with CDS_JWKS_URL (CDS Hooks JWTs name the service URL as audience)');
+  if (present.has('ADMIN_USER') && !cfg.ADMIN_PASSWORD)
+    problems.push(
+      'ADMIN_USER: given without ADMIN_PASSWORD, so the queue dashboard has no Basic login; set ADMIN_PASSWORD ' +
+        '(at least 12 characters) or unset ADMIN_USER',
+    );
   return problems;
 }

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { loadModelSpecs, type ModelSpec } from '../models/registry-config.js';
 import { API_SETTINGS, apiSettingsProblems } from './api-settings.js';
+import { sourceFindings } from './source-checks.js';
+import { precedenceProblems } from './source-precedence.js';
 import { loadSources, type Source } from './sources.js';
 
 const url = (what: string) => z.url({ error: `must be an absolute http(s) URL (${what})` });
@@ -47,8 +49,11 @@ export const ConfigSchema = z.object({
   COALESCE_WINDOW_MS: int(0, 600_000).default(3000),
   /** Overlap subtracted from the poll watermark so clock skew between us and the EHR loses nothing. */
   POLL_OVERLAP_MS: int(0, 3_600_000).default(5000),
-  /** Reconciliation polls alongside push, every POLL_INTERVAL_MS (a safety net for lost notifications). */
-  INTAKE_RECONCILE: bool.default(false),
+  /**
+   * Reconciliation polls alongside push, every POLL_INTERVAL_MS (a safety net for lost notifications).
+   * Default: on when SUBSCRIBE_ON_START is on (the service then relies on its own Subscription), else off.
+   */
+  INTAKE_RECONCILE: bool.optional(),
   /** Which Subscription SUBSCRIBE_ON_START creates: `auto` = Backport topic if advertised, else classic. */
   SUBSCRIPTION_KIND: z.enum(['auto', 'backport', 'classic']).default('auto'),
   /** Backport heartbeat period asked of the EHR; silence past it (plus GAP_GRACE_MS) triggers `$status`. */
@@ -84,7 +89,12 @@ export const ConfigSchema = z.object({
 });
 
 export type Config = Readonly<
-  z.infer<typeof ConfigSchema> & { sources: readonly Source[]; models: readonly ModelSpec[] }
+  z.infer<typeof ConfigSchema> & {
+    sources: readonly Source[];
+    models: readonly ModelSpec[];
+    /** Settings that work but weaken protection or may not do what was meant; logged at start-up. */
+    warnings: readonly string[];
+  }
 >;
 
 /** Thrown when configuration is invalid; the message lists every problem at once. */
@@ -99,34 +109,54 @@ export class ConfigError extends Error {
 
 /**
  * Parses and freezes the configuration. Empty strings count as unset, so `FOO=` in a compose file
- * falls back to the default rather than failing obscurely.
+ * falls back to the default rather than failing obscurely. Every problem is collected before throwing:
+ * the schema's, SOURCES_FILE's, the precedence rule's (src/config/source-precedence.ts) and the
+ * security checks' (src/config/source-checks.ts), so one start-up attempt names everything to fix.
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const cleaned = Object.fromEntries(
     Object.keys(ConfigSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
   );
+  // "Explicitly set" means present in the environment, not filled in by a zod default.
+  const present = new Set(Object.keys(cleaned).filter((k) => cleaned[k] !== undefined));
   const parsed = ConfigSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    if (!cleaned.FHIR_BASE_URL && !cleaned.SOURCES_FILE)
-      problems.push('FHIR_BASE_URL: required (or SOURCES_FILE listing the EHRs)');
-    // Report the sources file's own problems in the same message.
-    if (cleaned.SOURCES_FILE)
-      problems.push(...loadSources(ConfigSchema.parse({ SOURCES_FILE: cleaned.SOURCES_FILE })).problems);
-    if (cleaned.MODELS_FILE)
-      problems.push(...loadModelSpecs({ MODELS_FILE: cleaned.MODELS_FILE, MODEL_MODE: 'preliminary' }, env).problems);
-    throw new ConfigError(problems);
-  }
-  const cfg = parsed.data;
-  const { sources, problems } = loadSources(cfg);
-  problems.push(...apiSettingsProblems(cfg));
+  const invalid = new Set(parsed.success ? [] : parsed.error.issues.map((i) => String(i.path[0] ?? '')));
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  problems.push(...precedenceProblems(present, cleaned.SOURCES_FILE));
+  // The cross-field checks below see every valid setting, an invalid one left at its default (it is
+  // reported above), so that one start-up attempt lists everything to fix.
+  const usable = parsed.success
+    ? parsed
+    : ConfigSchema.safeParse(Object.fromEntries(Object.entries(cleaned).filter(([k]) => !invalid.has(k))));
+  if (!usable.success) throw new ConfigError(problems);
+  const cfg = usable.data;
+  const later: string[] = [];
+  const loaded = loadSources(cfg);
+  const { sources } = loaded;
+  later.push(...loaded.problems);
+  const findings = sourceFindings(sources, { fromFile: !!cfg.SOURCES_FILE, PUBLIC_URL: cfg.PUBLIC_URL });
+  later.push(...findings.problems, ...apiSettingsProblems(cfg, present));
   const models = loadModelSpecs(cfg, env);
-  problems.push(...models.problems);
+  later.push(...models.problems);
   if (sources.some((s) => s.subscription.manage) && !cfg.PUBLIC_URL) {
-    problems.push('PUBLIC_URL: required when a Subscription is managed (SUBSCRIBE_ON_START=true)');
+    later.push(
+      'PUBLIC_URL: required when a Subscription is managed (SUBSCRIBE_ON_START / subscription.manage): its endpoint is PUBLIC_URL/notify',
+    );
   }
+  // One message per setting: an invalid one is not reported again as "missing".
+  problems.push(...later.filter((p) => !invalid.has(p.slice(0, p.indexOf(':')))));
   if (problems.length) throw new ConfigError(problems);
-  return Object.freeze({ ...cfg, sources: Object.freeze(sources), models: Object.freeze(models.models) });
+  const warnings = [...findings.warnings];
+  if (cfg.DEIDENTIFY_SECRET && models.models.every((m) => m.type === 'embedded'))
+    warnings.push('DEIDENTIFY_SECRET: set, but no hosted model is configured, so no record is de-identified');
+  return Object.freeze({
+    ...cfg,
+    sources: Object.freeze(sources),
+    models: Object.freeze(models.models),
+    warnings: Object.freeze(warnings),
+  });
 }
 
 /** The as-of date models use. */

@@ -31,8 +31,8 @@ export const SourceAuthSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
-/** One configured EHR: where it is, how we authenticate to it, how it tells us about changes. */
-export const SourceSchema = z.object({
+/** One configured EHR as written: `intake.reconcile` may still be unset (see {@link SourceSchema}). */
+const SourceFields = z.object({
   name,
   fhirBaseUrl: httpUrl,
   auth: SourceAuthSchema.default({ type: 'none' }),
@@ -49,10 +49,14 @@ export const SourceSchema = z.object({
       /** `push`: Subscriptions; `poll`: `_lastUpdated` polling only (EHRs that cannot push). */
       mode: z.enum(['push', 'poll']).default('push'),
       pollIntervalMs: z.coerce.number().int().min(1000).default(60_000),
-      /** Reconciliation polls alongside push, to catch what notifications lost. */
-      reconcile: z.boolean().default(false),
+      /**
+       * Reconciliation polls alongside push, to catch what notifications lost. Default: on when the
+       * service manages the Subscription (`subscription.manage`), so an EHR that silently stops
+       * delivering is noticed; off otherwise. Always a boolean after parsing.
+       */
+      reconcile: z.boolean().optional(),
     })
-    .default({ mode: 'push', pollIntervalMs: 60_000, reconcile: false }),
+    .default({ mode: 'push', pollIntervalMs: 60_000 }),
   subscription: z
     .object({
       /** Create or repair our Subscription on this EHR at start-up (needs PUBLIC_URL). */
@@ -87,6 +91,15 @@ export const SourceSchema = z.object({
     })
     .default({ maxResources: 20_000, pageSize: 500, cachePatients: 256, cacheTtlMs: 300_000 }),
 });
+
+/**
+ * One configured EHR: where it is, how we authenticate to it, how it tells us about changes.
+ * Resolves the defaults that depend on other fields: `intake.reconcile` follows `subscription.manage`.
+ */
+export const SourceSchema = SourceFields.transform((s) => ({
+  ...s,
+  intake: { ...s.intake, reconcile: s.intake.reconcile ?? s.subscription.manage },
+}));
 
 export type SourceAuth = z.infer<typeof SourceAuthSchema>;
 export type Source = z.infer<typeof SourceSchema>;

@@ -32,6 +32,8 @@ export interface AssembleRequest {
   requires: DataRequirement[];
   /** The assessment's as-of date: the lookback window ends here. Default now. */
   asOf?: Date;
+  /** Ignore the cached record and read in full (a resource was deleted: `_since` cannot show that). */
+  fullRead?: boolean;
 }
 
 /** Default `_count`: 500 resources per page. */
@@ -58,7 +60,7 @@ export class RecordAssembler {
     const windowStart = lookbackStart(bounds, req.asOf ?? new Date());
     const caps = await this.client.capabilities().catch(() => UNKNOWN_CAPABILITIES);
     const cacheKey = `${patientId}|${bounds.types.join(',')}|${bounds.observationCategories ?? ''}`;
-    const cached = this.settings.cache?.get(cacheKey);
+    const cached = req.fullRead ? undefined : this.settings.cache?.get(cacheKey);
     const readAt = new Date().toISOString();
     const overlap = this.settings.sinceOverlapMs ?? DEFAULT_SINCE_OVERLAP_MS;
     const since = cached ? new Date(Date.parse(cached.readAt) - overlap).toISOString() : undefined;

@@ -1,6 +1,14 @@
-import { deepClone, type Filter, Operator, type SearchRequest, type WithId } from '@medplum/core';
-import { MemoryRepository } from '@medplum/fhir-router';
-import type { Bundle, Resource } from '@medplum/fhirtypes';
+import {
+  deepClone,
+  type Filter,
+  notFound,
+  OperationOutcomeError,
+  Operator,
+  type SearchRequest,
+  type WithId,
+} from '@medplum/core';
+import { MemoryRepository, type ReadHistoryOptions } from '@medplum/fhir-router';
+import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { PatientIndex, patientIdsOf } from './patient-index.js';
 import { matchesFilter, matchesFilters, sortResources } from './search-match.js';
 
@@ -30,6 +38,12 @@ const SCOPE_CODES = new Set(['patient', 'subject']);
 
 type StoredMaps = Map<string, Map<string, WithId<Resource>>>;
 
+/** A delete in a resource's history: after how many stored versions it happened, and when. */
+interface Deletion {
+  afterVersions: number;
+  at: string;
+}
+
 /**
  * MemoryRepository plus a patient compartment index, write hooks and a bulk import path.
  *
@@ -41,11 +55,15 @@ export class IndexedRepository extends MemoryRepository {
   readonly patientIndex = new PatientIndex();
   private readonly listeners = new Set<ChangeListener>();
   private readonly interceptors: WriteInterceptor[] = [];
+  /** Deletes by `Type/id`, so that history shows them (MemoryRepository forgets them). */
+  private readonly deletions = new Map<string, Deletion[]>();
 
   constructor() {
     super();
-    if (!(this.stored() instanceof Map)) {
-      throw new Error('MemoryRepository internals changed (no private `resources` Map); check @medplum/fhir-router');
+    if (!(this.stored() instanceof Map) || !((this as unknown as { history: unknown }).history instanceof Map)) {
+      throw new Error(
+        'MemoryRepository internals changed (no private `resources`/`history` Maps); check @medplum/fhir-router',
+      );
     }
   }
 
@@ -116,6 +134,9 @@ export class IndexedRepository extends MemoryRepository {
     const previous = this.peek(resourceType, id);
     const result = super.deleteResource(resourceType, id);
     if (previous && !this.peek(resourceType, id)) {
+      const key = `${resourceType}/${id}`;
+      const deletion = { afterVersions: this.versions(resourceType, id).length, at: new Date().toISOString() };
+      this.deletions.set(key, [...(this.deletions.get(key) ?? []), deletion]);
       const patientIds = patientIdsOf(previous);
       this.patientIndex.update(resourceType, id, patientIds, []);
       this.emit({ interaction: 'delete', resource: previous, previous, patientIds });
@@ -126,6 +147,50 @@ export class IndexedRepository extends MemoryRepository {
   override clear(): void {
     super.clear();
     this.patientIndex.clear();
+    this.deletions.clear();
+  }
+
+  /**
+   * Instance history, newest first, deletes included as entries without a resource (FHIR http.html
+   * #history), and readable after a delete, as on HAPI and Medplum: MemoryRepository answers
+   * not-found once the resource is deleted (and reverses its stored array in place on every call).
+   * A plain read of a deleted resource still answers not-found. Honours `_count` and `_offset`.
+   */
+  override async readHistory<T extends Resource>(
+    resourceType: string,
+    id: string,
+    options?: ReadHistoryOptions,
+  ): Promise<Bundle<T>> {
+    const versions = this.versions(resourceType, id);
+    if (versions.length === 0) throw new OperationOutcomeError(notFound);
+    const url = `${resourceType}/${id}`;
+    const deletions = this.deletions.get(url) ?? [];
+    const entries: BundleEntry<T>[] = [];
+    const deleted = (n: number) => {
+      for (const d of deletions.filter((x) => x.afterVersions === n))
+        entries.push({ request: { method: 'DELETE', url }, response: { status: '200 OK', lastModified: d.at } });
+    };
+    deleted(0);
+    versions.forEach((version, i) => {
+      const created = i === 0 || deletions.some((d) => d.afterVersions === i);
+      entries.push({
+        resource: deepClone(version) as T,
+        request: { method: created ? 'POST' : 'PUT', url: created ? resourceType : url },
+        response: { status: created ? '201 Created' : '200 OK', lastModified: version.meta?.lastUpdated },
+      });
+      deleted(i + 1);
+    });
+    entries.reverse();
+    const offset = options?.offset ?? 0;
+    const page = entries.slice(offset, options?.limit === undefined ? undefined : offset + options.limit);
+    return { resourceType: 'Bundle', type: 'history', total: entries.length, ...(page.length ? { entry: page } : {}) };
+  }
+
+  /** A stored version, also of a deleted resource (vread keeps working after a delete, as on HAPI). */
+  override async readVersion<T extends Resource>(resourceType: string, id: string, versionId: string): Promise<T> {
+    const version = this.versions(resourceType, id).find((v) => v.meta?.versionId === versionId);
+    if (!version) throw new OperationOutcomeError(notFound);
+    return deepClone(version) as T;
   }
 
   override async search<T extends Resource>(searchRequest: SearchRequest<T>): Promise<Bundle<WithId<T>>> {
@@ -178,6 +243,12 @@ export class IndexedRepository extends MemoryRepository {
   /** MemoryRepository keeps its maps private; the sandbox reads them to avoid cloning on scans. */
   private stored(): StoredMaps {
     return (this as unknown as { resources: StoredMaps }).resources;
+  }
+
+  /** Every stored version of one resource, oldest first (read-only; MemoryRepository's private history). */
+  private versions(resourceType: string, id: string): readonly WithId<Resource>[] {
+    const { history } = this as unknown as { history: Map<string, Map<string, WithId<Resource>[]>> };
+    return history.get(resourceType)?.get(id) ?? [];
   }
 }
 

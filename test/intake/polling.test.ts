@@ -46,7 +46,14 @@ describe('INTAKE_MODE=poll', () => {
       redisUrl: redis.url,
       name: 'poll',
       // The overlap makes every poll re-read the last 2 s: the version gate must drop those repeats.
-      env: { INTAKE_MODE: 'poll', POLL_INTERVAL_MS: '1000', POLL_OVERLAP_MS: '2000', COALESCE_WINDOW_MS: '1500' },
+      // No NOTIFY_SECRET: a polled source sends no notifications, so a secret for it is a config error.
+      env: {
+        INTAKE_MODE: 'poll',
+        NOTIFY_SECRET: '',
+        POLL_INTERVAL_MS: '1000',
+        POLL_OVERLAP_MS: '2000',
+        COALESCE_WINDOW_MS: '1500',
+      },
     });
     queue = createIntakeQueue(h.service.redis, h.prefix);
   });
