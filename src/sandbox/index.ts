@@ -1,8 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import { FhirRouter } from '@medplum/fhir-router';
+import { createLocalJWKSet } from 'jose';
 import { type Logger, pino } from 'pino';
 import { loadFhirDefinitions } from '../fhir/definitions.js';
-import { createLocalJWKSet } from 'jose';
 import { FHIR_BASE_PATH } from './constants.js';
 import type { SandboxContext } from './context.js';
 import {
@@ -60,7 +60,12 @@ export interface SandboxOptions {
   quirks?: EhrQuirks;
   /** SMART Backend Services clients (id + public JWKS) the token endpoint accepts; needed by `epic`. */
   smartClients?: SmartClient[];
+  /** Called once the port is bound, before the data files load (requests answer 503 meanwhile). */
+  onListening?: (port: number, baseUrl: string) => void;
 }
+
+/** Options that cannot work together (unknown profile, missing or bad SMART clients). */
+export class SandboxOptionsError extends Error {}
 
 /** A running sandbox EHR. */
 export interface Sandbox {
@@ -98,7 +103,7 @@ export interface Sandbox {
 export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
   const behave = opts.behave ?? 'generic';
   if (!isEhrProfileName(behave)) {
-    throw new Error(`Unknown sandbox profile '${behave}': use one of ${EHR_PROFILE_NAMES.join(', ')}`);
+    throw new SandboxOptionsError(`Unknown sandbox profile '${behave}': use one of ${EHR_PROFILE_NAMES.join(', ')}`);
   }
   const profile = EHR_PROFILES[behave];
   const quirks = resolveQuirks(behave, opts.quirks);
@@ -119,6 +124,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   await app.listen({ port: opts.port ?? 0, host });
   const port = (app.server.address() as AddressInfo).port;
   ctx.baseUrl = `http://${urlHost(host)}:${port}${FHIR_BASE_PATH}`;
+  opts.onListening?.(port, ctx.baseUrl);
   const loader = new SyntheaLoader(ctx.repo);
   const sandbox: Sandbox = {
     baseUrl: ctx.baseUrl,
@@ -158,25 +164,34 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
  */
 function checkSmartClients(behave: string, quirks: EhrQuirks, clients: SmartClient[] | undefined): void {
   if (quirks.smartBackendAuth && !clients?.length) {
-    throw new Error(
+    throw new SandboxOptionsError(
       `The ${behave} profile requires SMART Backend Services: pass smartClients: [{ clientId, jwks }] (CLI: --smart-client-id ID --smart-jwks FILE)`,
     );
   }
   if (!quirks.smartBackendAuth && clients?.length) {
-    throw new Error(
-      `smartClients need SMART Backend Services, which the ${behave} profile does not require (use --behave epic)`,
+    throw new SandboxOptionsError(
+      `smartClients need SMART Backend Services, which the ${behave} profile does not require (use behave: epic, or quirks.smartBackendAuth)`,
     );
   }
   for (const client of clients ?? []) {
     const keys = client.jwks?.keys;
     if (!client.clientId || !Array.isArray(keys) || keys.length === 0) {
-      throw new Error('Each SMART client needs a clientId and a JWKS with at least one key ({ "keys": [...] })');
+      throw new SandboxOptionsError(
+        'Each SMART client needs a clientId and a JWKS with at least one key ({ "keys": [...] })',
+      );
     }
     if (keys.some((k) => 'd' in k)) {
-      throw new Error(`The JWKS of client ${client.clientId} contains a private key: register the public keys only`);
+      throw new SandboxOptionsError(
+        `The JWKS of client ${client.clientId} contains a private key: register the public keys only`,
+      );
     }
-    if (keys.some((k) => !k.kid)) throw new Error(`Every key in the JWKS of client ${client.clientId} needs a kid`);
-    createLocalJWKSet(client.jwks); // throws on a malformed JWKS
+    if (keys.some((k) => !k.kid))
+      throw new SandboxOptionsError(`Every key in the JWKS of client ${client.clientId} needs a kid`);
+    try {
+      createLocalJWKSet(client.jwks);
+    } catch (err) {
+      throw new SandboxOptionsError(`The JWKS of client ${client.clientId} is malformed: ${(err as Error).message}`);
+    }
   }
 }
 

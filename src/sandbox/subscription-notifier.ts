@@ -50,6 +50,8 @@ interface SubState {
  */
 export class SubscriptionNotifier {
   private readonly subs = new Map<string, SubState>();
+  /** Medplum-style criteria evaluations still running (they enqueue when they finish). */
+  private readonly matching = new Set<Promise<void>>();
   private readonly queue: DeliveryQueue;
   private readonly detach: () => void;
 
@@ -68,13 +70,14 @@ export class SubscriptionNotifier {
     this.stateFor(subscriptionId).skipNext++;
   }
 
-  /** Notifications queued or in flight. */
+  /** Notifications queued or in flight (and criteria evaluations that may queue one). */
   pending(): number {
-    return this.queue.pending();
+    return this.queue.pending() + this.matching.size;
   }
 
-  /** Resolves when no notification is queued or in flight. */
-  idle(): Promise<void> {
+  /** Resolves when no notification is queued or in flight, nor about to be. */
+  async idle(): Promise<void> {
+    while (this.matching.size > 0) await Promise.all(this.matching);
     return this.queue.idle();
   }
 
@@ -144,7 +147,8 @@ export class SubscriptionNotifier {
     const { resource } = change;
     if (config.criteria.resourceType !== resource.resourceType) return;
     if (this.behaviour.restHook === 'medplum') {
-      void this.medplumEvent(config, change);
+      const match = this.medplumEvent(config, change).finally(() => this.matching.delete(match));
+      this.matching.add(match);
       return;
     }
     if (!matchesFilters(resource, config.criteria.filters)) return;

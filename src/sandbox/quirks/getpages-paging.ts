@@ -42,10 +42,11 @@ export function getpagesPaging(app: SandboxApp, ctx: SandboxContext): void {
 
   ctx.rewriteUrl = (relative) => {
     const q = relative.indexOf('?');
-    if (q < 0 || relative.slice(0, q) !== '') return relative;
+    if (q < 0) return relative;
     const query = new URLSearchParams(relative.slice(q + 1));
     const id = query.get('_getpages');
     if (id === null) return relative;
+    if (relative.slice(0, q) !== '') return withoutPagingParams(relative.slice(0, q), query);
     const search = searches.get(id);
     if (!search) {
       return {
@@ -79,6 +80,16 @@ export function getpagesPaging(app: SandboxApp, ctx: SandboxContext): void {
     }
     return JSON.stringify(body);
   });
+}
+
+/**
+ * Paging parameters on a type path are ignored (HAPI pages only at the base), so a client that
+ * re-targets a `_getpages` link at `{base}/{Type}` gets page 1 again: library-notes trap B.
+ */
+function withoutPagingParams(path: string, query: URLSearchParams): string {
+  for (const name of ['_getpages', '_getpagesoffset', '_bundletype']) query.delete(name);
+  const rest = query.toString();
+  return rest ? `${path}?${rest}` : path;
 }
 
 /** One sandbox paging link (`{base}/{path}?...&_offset=N`) as HAPI writes it. */

@@ -5,8 +5,8 @@ import { errorOutcome, type SandboxContext } from '../context.js';
 import type { SandboxApp } from '../http-server.js';
 import { fhirPath } from './request-kind.js';
 import {
-  ASSERTION_ALGS,
   AccessTokens,
+  ASSERTION_ALGS,
   registerTokenEndpoint,
   type SmartClient,
   TOKEN_PATH,

@@ -1,7 +1,7 @@
 import type { Bundle, Resource, StructureDefinition } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
-import type { IndexedRepository } from '../indexed-repository.js';
 import type { SandboxApp } from '../http-server.js';
+import type { IndexedRepository } from '../indexed-repository.js';
 import { fhirPath } from './request-kind.js';
 
 /**
