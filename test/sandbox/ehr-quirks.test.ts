@@ -1,6 +1,6 @@
 import type { Bundle, Observation, Patient, Subscription } from '@medplum/fhirtypes';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
+import { type EhrQuirks, type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { startReceiver, waitFor } from './receiver.js';
 
 const sandboxes: Sandbox[] = [];
@@ -8,7 +8,7 @@ afterAll(async () => {
   for (const sb of sandboxes) await sb.close();
 });
 
-async function sandbox(quirks: Parameters<typeof startSandbox>[0]['quirks']): Promise<Sandbox> {
+async function sandbox(quirks: EhrQuirks): Promise<Sandbox> {
   const sb = await startSandbox({ logger: false, quirks, notifyRetry: { attempts: 2, baseDelayMs: 20 } });
   sandboxes.push(sb);
   return sb;

@@ -269,8 +269,8 @@ describe('medplum profile: REST behaviour', () => {
       const tx = (n: number): Bundle => ({
         resourceType: 'Bundle',
         type: 'transaction',
-        entry: [1, 2, 3].map((i) => ({
-          resource: { resourceType: 'Patient', identifier: [{ system: 'urn:tx', value: `${n}` }], id: undefined },
+        entry: [1, 2, 3].map(() => ({
+          resource: { resourceType: 'Patient', identifier: [{ system: 'urn:tx', value: `${n}` }] },
           request: { method: 'POST', url: 'Patient' },
         })),
       });
