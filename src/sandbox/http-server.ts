@@ -22,7 +22,7 @@ interface Forward {
  * Fastify app serving the FHIR API at `/fhir/R4`: JSON bodies are parsed as raw strings (bad JSON is
  * a 400 OperationOutcome), every method under the base goes to the FhirRouter, type searches get
  * default/clamped `_count` and `self`/`next` links, and single-resource responses get
- * `ETag`/`Last-Modified` (+ `Location` on 201).
+ * `ETag`/`Last-Modified` (+ `Location` on 201). Errors carrying an `outcome` answer with it.
  */
 export function createHttpServer(
   ctx: SandboxContext,
@@ -92,8 +92,8 @@ async function handle(ctx: SandboxContext, router: FhirRouter, req: FastifyReque
 }
 
 /**
- * For type searches (`GET Type?...`, `POST Type/_search`), turns the
- * request into a GET with the effective `_count`/`_offset`, so links and results agree.
+ * `relative` is the URL below the base (after `ctx.rewriteUrl`). Type searches (`GET Type?...`,
+ * `POST Type/_search`) become a GET with the effective `_count`/`_offset`, so links and results agree.
  */
 function toForward(router: FhirRouter, req: FastifyRequest, relative: string): Forward {
   const method = req.method as HttpMethod;
