@@ -58,7 +58,7 @@ export const EHR_PROFILES: Readonly<Record<EhrProfileName, EhrProfile>> = {
       restHook: 'medplum',
       everything: 'unadvertised-type-refused',
       requestSizeLimit: MEDPLUM_REQUEST_LIMIT,
-      serializedTransactions: { retryDelayMs: 50 },
+      serializedTransactions: { retryDelayMs: 50, holdMs: 20 },
       warnUnknownProfiles: true,
     },
     notifyRetry: { attempts: MEDPLUM_DEFAULT_ATTEMPTS, baseDelayMs: 1000 },

@@ -7,7 +7,7 @@ import { getpagesPaging } from './quirks/getpages-paging.js';
 import { minimalReplies } from './quirks/minimal-reply.js';
 import { rejectBundles } from './quirks/reject-bundles.js';
 import { limitRequestSize, type RequestSizeLimit } from './quirks/request-size-limit.js';
-import { serializeTransactions } from './quirks/serialized-transactions.js';
+import { type SerializedTransactions, serializeTransactions } from './quirks/serialized-transactions.js';
 import { requireSmartBackendAuth, type SmartClient } from './quirks/smart-backend-auth.js';
 import { applySubscriptionSupport, type SubscriptionSupport } from './quirks/subscription-support.js';
 import { warnUnknownProfiles } from './quirks/unknown-profiles.js';
@@ -15,6 +15,7 @@ import type { NotifierBehaviour, RestHookStyle } from './subscription-notifier.j
 
 export type { EverythingSupport } from './quirks/everything-support.js';
 export type { RequestSizeLimit } from './quirks/request-size-limit.js';
+export type { SerializedTransactions } from './quirks/serialized-transactions.js';
 export type { SmartClient } from './quirks/smart-backend-auth.js';
 export type { SubscriptionSupport } from './quirks/subscription-support.js';
 export type { RestHookStyle } from './subscription-notifier.js';
@@ -73,8 +74,8 @@ export interface EhrQuirks {
   paging?: 'offset' | 'getpages';
   /** Refuse request bodies over a size (Medplum: 1 MiB, 400 "File too large"). */
   requestSizeLimit?: RequestSizeLimit | false;
-  /** Run transactions one at a time, logging "Retrying transaction" per wait (Medplum). */
-  serializedTransactions?: { retryDelayMs: number } | false;
+  /** Run transactions one at a time, each at least `holdMs`, logging "Retrying transaction" per wait (Medplum). */
+  serializedTransactions?: SerializedTransactions | false;
   /** Log "Unknown profile referenced" for `meta.profile` URLs without a stored StructureDefinition (Medplum). */
   warnUnknownProfiles?: boolean;
   /**
@@ -102,7 +103,7 @@ export function applyEhrQuirks(app: SandboxApp, ctx: SandboxContext, quirks: Ehr
     ...(quirks.rejectBatches ? (['batch'] as const) : []),
   ];
   if (refused.length) rejectBundles(app, ctx, refused);
-  if (quirks.serializedTransactions) serializeTransactions(app, ctx.logger, quirks.serializedTransactions.retryDelayMs);
+  if (quirks.serializedTransactions) serializeTransactions(app, ctx.logger, quirks.serializedTransactions);
   if (quirks.warnUnknownProfiles) warnUnknownProfiles(app, ctx.repo, ctx.logger);
   if (quirks.minimalReply) minimalReplies(app, quirks.minimalReply);
   if (quirks.paging === 'getpages') getpagesPaging(app, ctx);
