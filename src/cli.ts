@@ -7,8 +7,9 @@ const USAGE = `fhir-assess: AI risk assessments from EHR events, written back as
 Usage:
   fhir-assess demo [--keep] [--patients N]         the whole pipeline on embedded defaults
   fhir-assess serve | worker | all                   HTTP intake/API, BullMQ workers, or both (configured by env)
-  fhir-assess sandbox [--port 8103] [--data FILE] [--patients N]
-                                                     the embedded FHIR R4 sandbox EHR
+  fhir-assess sandbox [--port 8103] [--data FILE] [--patients N] [--behave generic|medplum|hapi|epic]
+                      [--smart-client-id ID --smart-jwks FILE]
+                                                     the embedded FHIR R4 sandbox EHR, behaving like the named EHR
   fhir-assess score FILE [--as-of DATE] [--models ID,...] [--format json|table]
                                                      the embedded calculators over a Bundle file, offline
   fhir-assess shadow list [--model ID[@VERSION]] [--patient ID] [--limit N] [--format table|json]

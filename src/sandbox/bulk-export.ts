@@ -13,6 +13,8 @@ export interface BulkExportOptions {
   retryAfterS?: number;
   /** Resources per NDJSON file (larger exports are split). */
   resourcesPerFile?: number;
+  /** The manifest's `requiresAccessToken`: true when the files are behind the server's bearer check. */
+  requiresAccessToken?: boolean;
 }
 
 interface ExportJob {
@@ -32,7 +34,8 @@ const FHIR_JSON = 'application/fhir+json';
 /**
  * Registers `$export` (system, `Patient/`, `Group/{id}/`), its status URL (202 + X-Progress +
  * Retry-After, then the manifest; DELETE cancels) and the NDJSON files, all under the FHIR base.
- * Files hold the stored resources as of the kick-off's transaction time; no access token is required.
+ * Files hold the stored resources as of the kick-off's transaction time; they need an access token
+ * only when the server checks bearer tokens (`requiresAccessToken`).
  */
 export function registerBulkExport(app: FastifyInstance, ctx: SandboxContext, opts: BulkExportOptions = {}): void {
   const jobs = new Map<string, ExportJob>();
@@ -63,7 +66,7 @@ export function registerBulkExport(app: FastifyInstance, ctx: SandboxContext, op
     return reply
       .code(200)
       .type('application/json')
-      .send(manifest(ctx, id, job));
+      .send(manifest(ctx, id, job, opts.requiresAccessToken ?? false));
   });
   app.delete(`${FHIR_BASE_PATH}/$export-status/:id`, (req, reply) => {
     const found = jobs.delete((req.params as { id: string }).id);
@@ -136,11 +139,11 @@ function resourcesOf(ctx: SandboxContext, type: string, patients: string[] | und
   return [...byId.values()];
 }
 
-function manifest(ctx: SandboxContext, id: string, job: ExportJob) {
+function manifest(ctx: SandboxContext, id: string, job: ExportJob, requiresAccessToken: boolean) {
   return {
     transactionTime: job.transactionTime,
     request: job.request,
-    requiresAccessToken: false,
+    requiresAccessToken,
     output: (job.files ?? []).map((f, n) => ({
       type: f.type,
       url: `${ctx.baseUrl}/$export-file/${id}/${n}`,

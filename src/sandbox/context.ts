@@ -1,5 +1,5 @@
 import type { FhirRequest } from '@medplum/fhir-router';
-import type { Parameters } from '@medplum/fhirtypes';
+import type { CapabilityStatement, OperationOutcome, Parameters } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import type { IndexedRepository } from './indexed-repository.js';
 
@@ -9,6 +9,30 @@ export interface SandboxContext {
   /** `http://127.0.0.1:PORT/fhir/R4`; set once the server listens. */
   baseUrl: string;
   readonly logger: Logger;
+  /**
+   * Applied once, in order, to the CapabilityStatement when it is first built: a quirk that refuses
+   * something (transactions, `$everything`, Subscriptions) also stops advertising it.
+   */
+  readonly capabilityEdits: ((cs: CapabilityStatement) => void)[];
+  /**
+   * Rewrites a request URL (relative to the base, with its query) before it is routed, or refuses
+   * it; e.g. HAPI's `?_getpages=` links back to the search they page. Undefined: no rewriting.
+   */
+  rewriteUrl?: (relative: string) => string | RefusedRequest;
+}
+
+/** A request a quirk refuses before routing: the status and the OperationOutcome to answer. */
+export interface RefusedRequest {
+  status: number;
+  outcome: OperationOutcome;
+}
+
+/** An OperationOutcome with one error issue: what went wrong, in words a client can act on. */
+export function errorOutcome(code: string, text: string): OperationOutcome {
+  return {
+    resourceType: 'OperationOutcome',
+    issue: [{ severity: 'error', code, details: { text } }],
+  } as OperationOutcome;
 }
 
 /** FhirRequest.query (or a Parameters-derived record) as URLSearchParams, keeping repeated keys. */

@@ -10,6 +10,15 @@ export interface DeliveryRequest {
   timeoutMs: number;
   /** Short description for logs, e.g. `event-notification #3`. */
   label: string;
+  /** Attempts in total for this request; default: the queue's policy. */
+  attempts?: number;
+  /** Which statuses count as delivered; default 2xx. */
+  isSuccess?: (status: number) => boolean;
+  /**
+   * Asked before every attempt (1-based); a reason stops the delivery without sending, e.g. the
+   * Subscription was switched off or (Medplum) a retry whose resource has moved on to a newer version.
+   */
+  shouldAttempt?: (attempt: number) => string | undefined;
 }
 
 /** Outcome callback: `ok` after a 2xx, or false once every attempt failed (or the queue closed). */
@@ -100,11 +109,18 @@ export class DeliveryQueue {
 
   private async deliver(request: DeliveryRequest): Promise<[boolean, number | undefined]> {
     let status: number | undefined;
-    for (let attempt = 1; attempt <= this.retry.attempts && !this.abort.signal.aborted; attempt++) {
+    const attempts = request.attempts ?? this.retry.attempts;
+    const isSuccess = request.isSuccess ?? ((s: number) => s >= 200 && s < 300);
+    for (let attempt = 1; attempt <= attempts && !this.abort.signal.aborted; attempt++) {
       if (attempt > 1) await this.sleep(this.retry.baseDelayMs * 2 ** (attempt - 2));
       if (this.abort.signal.aborted) break;
+      const stop = request.shouldAttempt?.(attempt);
+      if (stop) {
+        this.logger.info({ url: request.url, label: request.label, attempt, reason: stop }, 'notification not sent');
+        return [false, status];
+      }
       status = await this.attempt(request);
-      if (status !== undefined && status >= 200 && status < 300) return [true, status];
+      if (status !== undefined && isSuccess(status)) return [true, status];
       this.logger.warn({ url: request.url, label: request.label, attempt, status }, 'notification attempt failed');
     }
     if (this.abort.signal.aborted) this.logger.debug({ label: request.label }, 'notification dropped: sandbox closed');

@@ -1,17 +1,38 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Bundle, Resource } from '@medplum/fhirtypes';
-import type { FastifyInstance } from 'fastify';
-import type { Logger } from 'pino';
-import { FHIR_BASE_PATH } from './constants.js';
-import type { IndexedRepository } from './indexed-repository.js';
+import type { SandboxContext } from './context.js';
+import type { SandboxApp } from './http-server.js';
+import { delayCreates } from './quirks/create-delay.js';
+import type { EverythingSupport } from './quirks/everything-support.js';
+import { everythingCapabilityEdit } from './quirks/everything-support.js';
+import { getpagesPaging } from './quirks/getpages-paging.js';
+import { minimalReplies } from './quirks/minimal-reply.js';
+import { rejectBundles } from './quirks/reject-bundles.js';
+import { limitRequestSize, type RequestSizeLimit } from './quirks/request-size-limit.js';
+import { type SerializedTransactions, serializeTransactions } from './quirks/serialized-transactions.js';
+import { requireSmartBackendAuth, type SmartClient } from './quirks/smart-backend-auth.js';
+import { applySubscriptionSupport, type SubscriptionSupport } from './quirks/subscription-support.js';
+import { warnUnknownProfiles } from './quirks/unknown-profiles.js';
+import type { NotifierBehaviour, RestHookStyle } from './subscription-notifier.js';
 
-/** Behaviours of real EHRs the sandbox can imitate, so write-back paths can be tested against them. */
+export type { EverythingSupport } from './quirks/everything-support.js';
+export type { RequestSizeLimit } from './quirks/request-size-limit.js';
+export type { SerializedTransactions } from './quirks/serialized-transactions.js';
+export type { SmartClient } from './quirks/smart-backend-auth.js';
+export type { SubscriptionSupport } from './quirks/subscription-support.js';
+export type { RestHookStyle } from './subscription-notifier.js';
+
+/**
+ * Behaviours of real EHRs the sandbox can imitate, one property per quirk, so tests can use a
+ * single quirk or a whole profile (ehr-profiles.ts). Absent (or `false`) = the sandbox's standard
+ * behaviour; every default below is what `generic` does.
+ */
 export interface EhrQuirks {
   /**
    * Refuse `transaction` Bundles (405 OperationOutcome `not-supported`) and leave `transaction` out of
    * the CapabilityStatement, as EHRs without transaction support do. Batches still work.
    */
   rejectTransactions?: boolean;
+  /** Refuse `batch` Bundles the same way (405, not advertised). */
+  rejectBatches?: boolean;
   /**
    * Wait this long (ms) inside every create, between a conditional create's "no match" check and the
    * insert: the window in which a slow EHR whose conditional create is not atomic lets two concurrent
@@ -24,9 +45,9 @@ export interface EhrQuirks {
    *   route does `if (prefer === 'return=minimal') return res.send()`);
    * - `no-resources`: Bundle replies keep every entry's `response` but lose `resource`; a single
    *   resource write answers with an empty body and its `Location` (the FHIR http.html reading, HAPI);
-   * - absent: the preference is ignored and the resources come back (Medplum's router as is).
+   * - absent/false: the preference is ignored and the resources come back (Medplum's router as is).
    */
-  minimalReply?: 'empty' | 'no-resources';
+  minimalReply?: 'empty' | 'no-resources' | false;
   /**
    * How `requested` Subscriptions become active:
    * - `standard` (default): classic criteria Subscriptions at once (R4 has no handshake), Backport
@@ -35,62 +56,67 @@ export interface EhrQuirks {
    *   (Medplum: "requested" ones stay requested and never fire).
    */
   subscriptionActivation?: 'standard' | 'client-set';
+  /** Which Subscriptions exist (quirks/subscription-support.ts); default `classic-and-topic`. */
+  subscriptions?: SubscriptionSupport;
+  /**
+   * Wire format of classic criteria rest-hooks: `standard` (default: empty POST, or PUT/DELETE
+   * `{endpoint}/{Type}/{id}` with a payload), `hapi` (the same, deletes only with
+   * `subscription-send-delete-messages`), `medplum` (bare-resource POST, `X-Medplum-*`, `X-Signature`,
+   * Medplum's retries; quirks/medplum-rest-hook.ts).
+   */
+  restHook?: RestHookStyle;
+  /** `Patient/$everything` support (quirks/everything-support.ts); default `supported`. */
+  everything?: EverythingSupport;
+  /**
+   * Paging links: `offset` (default: `{base}/{Type}?...&_offset=N`) or `getpages` (HAPI:
+   * `{base}?_getpages=ID&_getpagesoffset=N&_count=N&_bundletype=searchset`).
+   */
+  paging?: 'offset' | 'getpages';
+  /** Refuse request bodies over a size (Medplum: 1 MiB, 400 "File too large"). */
+  requestSizeLimit?: RequestSizeLimit | false;
+  /** Run transactions one at a time, each at least `holdMs`, logging "Retrying transaction" per wait (Medplum). */
+  serializedTransactions?: SerializedTransactions | false;
+  /** Log "Unknown profile referenced" for `meta.profile` URLs without a stored StructureDefinition (Medplum). */
+  warnUnknownProfiles?: boolean;
+  /**
+   * Require SMART Backend Services: 401 without a bearer token from the sandbox's token endpoint,
+   * which verifies `private_key_jwt` assertions of the registered `smartClients` (Epic-like).
+   */
+  smartBackendAuth?: { tokenLifetimeS?: number } | false;
 }
 
-const NOT_SUPPORTED = {
-  resourceType: 'OperationOutcome',
-  issue: [{ severity: 'error', code: 'not-supported', details: { text: 'transaction Bundles are not supported' } }],
-};
+/** Everything the quirks need besides the app and the context. */
+export interface QuirkDeps {
+  /** Clients registered for SMART Backend Services (with `smartBackendAuth`). */
+  smartClients?: readonly SmartClient[];
+}
 
-type SandboxApp = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger>;
-
-/** Installs the quirks; call before the server listens (fastify hooks). */
-export function applyEhrQuirks(app: SandboxApp, repo: IndexedRepository, quirks: EhrQuirks): void {
-  if (quirks.createDelayMs) delayCreates(repo, quirks.createDelayMs);
-  if (quirks.rejectTransactions) rejectTransactions(app);
+/** Installs the HTTP- and repository-level quirks; call before the server listens (fastify hooks). */
+export function applyEhrQuirks(app: SandboxApp, ctx: SandboxContext, quirks: EhrQuirks, deps: QuirkDeps = {}): void {
+  if (quirks.smartBackendAuth) {
+    requireSmartBackendAuth(app, ctx, deps.smartClients ?? [], ctx.logger, quirks.smartBackendAuth.tokenLifetimeS);
+  }
+  if (quirks.requestSizeLimit) limitRequestSize(app, quirks.requestSizeLimit);
+  if (quirks.createDelayMs) delayCreates(ctx.repo, quirks.createDelayMs);
+  const refused = [
+    ...(quirks.rejectTransactions ? (['transaction'] as const) : []),
+    ...(quirks.rejectBatches ? (['batch'] as const) : []),
+  ];
+  if (refused.length) rejectBundles(app, ctx, refused);
+  if (quirks.serializedTransactions) serializeTransactions(app, ctx.logger, quirks.serializedTransactions);
+  if (quirks.warnUnknownProfiles) warnUnknownProfiles(app, ctx.repo, ctx.logger);
   if (quirks.minimalReply) minimalReplies(app, quirks.minimalReply);
+  if (quirks.paging === 'getpages') getpagesPaging(app, ctx);
+  applySubscriptionSupport(app, ctx, quirks.subscriptions ?? 'classic-and-topic');
+  const everythingEdit = everythingCapabilityEdit(quirks.everything ?? 'supported');
+  if (everythingEdit) ctx.capabilityEdits.push(everythingEdit);
 }
 
-const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH']);
-
-function minimalReplies(app: SandboxApp, shape: 'empty' | 'no-resources'): void {
-  app.addHook('onSend', async (req, reply, payload) => {
-    const prefer = String(req.headers.prefer ?? '');
-    if (!WRITE_METHODS.has(req.method) || !/\breturn=minimal\b/.test(prefer) || typeof payload !== 'string') {
-      return payload;
-    }
-    if (reply.statusCode >= 400) return payload; // errors keep their OperationOutcome
-    if (shape === 'empty') return '';
-    const body = JSON.parse(payload) as Bundle | Resource;
-    if (body.resourceType !== 'Bundle') return '';
-    for (const entry of body.entry ?? []) delete entry.resource;
-    return JSON.stringify(body);
-  });
-}
-
-function rejectTransactions(app: SandboxApp): void {
-  app.addHook('preHandler', async (req, reply) => {
-    const body = req.body as { resourceType?: string; type?: string } | undefined;
-    const atBase = req.url.split('?')[0].replace(/\/+$/, '') === FHIR_BASE_PATH;
-    if (req.method === 'POST' && atBase && body?.resourceType === 'Bundle' && body.type === 'transaction') {
-      return reply.code(405).type('application/fhir+json').send(NOT_SUPPORTED);
-    }
-  });
-  app.addHook('onSend', async (req, _reply, payload) => {
-    if (req.method !== 'GET' || req.url.split('?')[0] !== `${FHIR_BASE_PATH}/metadata` || typeof payload !== 'string') {
-      return payload;
-    }
-    const cs = JSON.parse(payload) as { rest?: { interaction?: { code: string }[] }[] };
-    for (const rest of cs.rest ?? []) rest.interaction = rest.interaction?.filter((i) => i.code !== 'transaction');
-    return JSON.stringify(cs);
-  });
-}
-
-function delayCreates(repo: IndexedRepository, ms: number): void {
-  const create = repo.createResource.bind(repo);
-  const delayed = async <T extends Resource>(resource: T) => {
-    await new Promise((r) => setTimeout(r, ms));
-    return create(resource);
+/** The Subscription behaviour the notifier needs from the quirks. */
+export function notifierBehaviour(quirks: EhrQuirks): NotifierBehaviour {
+  return {
+    activation: quirks.subscriptionActivation ?? 'standard',
+    topics: (quirks.subscriptions ?? 'classic-and-topic') === 'classic-and-topic',
+    restHook: quirks.restHook ?? 'standard',
   };
-  Object.assign(repo, { createResource: delayed });
 }

@@ -4,6 +4,7 @@ import type { CapabilityStatement } from '@medplum/fhirtypes';
 import { buildCapabilityStatement } from './capability-statement.js';
 import { operationParams, type SandboxContext } from './context.js';
 import { everythingHandler } from './everything.js';
+import { type EverythingSupport, everythingRoute } from './quirks/everything-support.js';
 import type { PayloadContent } from './subscription-model.js';
 import type { SubscriptionNotifier } from './subscription-notifier.js';
 
@@ -13,15 +14,24 @@ const CONTENT_CODES = new Set(['empty', 'id-only', 'full-resource']);
  * Adds the routes MemoryRepository's router lacks: `metadata`, `Patient/{id}/$everything` and the
  * Backport IG's `Subscription/{id}/$status` and `$events`. Literal path segments outrank the
  * router's `:resourceType/:id` patterns, so these win over the generic read/search routes.
+ * The CapabilityStatement is built on the first `metadata` read, after the quirks' edits.
  */
-export function addSandboxRoutes(router: FhirRouter, ctx: SandboxContext, notifier: SubscriptionNotifier): void {
+export function addSandboxRoutes(
+  router: FhirRouter,
+  ctx: SandboxContext,
+  notifier: SubscriptionNotifier,
+  everythingSupport: EverythingSupport = 'supported',
+): void {
   const startedAt = new Date().toISOString();
   let capabilities: CapabilityStatement | undefined;
   router.add('GET', 'metadata', async () => {
-    capabilities ??= buildCapabilityStatement(ctx.baseUrl, startedAt);
+    if (!capabilities) {
+      capabilities = buildCapabilityStatement(ctx.baseUrl, startedAt);
+      for (const edit of ctx.capabilityEdits) edit(capabilities);
+    }
     return [allOk, capabilities];
   });
-  const everything = everythingHandler(ctx);
+  const everything = everythingRoute(everythingSupport, everythingHandler(ctx));
   router.add('GET', 'Patient/:id/$everything', everything);
   router.add('POST', 'Patient/:id/$everything', everything);
   const status = async (req: FhirRequest): Promise<FhirResponse> => statusOperation(req, notifier);

@@ -3,7 +3,7 @@ import type { FhirRouter, HttpMethod } from '@medplum/fhir-router';
 import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { addBatchPagingLinks, prepareBatchSearches } from './batch-paging.js';
-import { registerBulkExport } from './bulk-export.js';
+import { type BulkExportOptions, registerBulkExport } from './bulk-export.js';
 import { BODY_LIMIT_BYTES, DEFAULT_SEARCH_COUNT, FHIR_BASE_PATH } from './constants.js';
 import type { SandboxContext } from './context.js';
 import { addFullUrls, addPagingLinks, normalizePageParams, type PageWindow } from './paging.js';
@@ -22,9 +22,13 @@ interface Forward {
  * Fastify app serving the FHIR API at `/fhir/R4`: JSON bodies are parsed as raw strings (bad JSON is
  * a 400 OperationOutcome), every method under the base goes to the FhirRouter, type searches get
  * default/clamped `_count` and `self`/`next` links, and single-resource responses get
- * `ETag`/`Last-Modified` (+ `Location` on 201).
+ * `ETag`/`Last-Modified` (+ `Location` on 201). Errors carrying an `outcome` answer with it.
  */
-export function createHttpServer(ctx: SandboxContext, router: FhirRouter) {
+export function createHttpServer(
+  ctx: SandboxContext,
+  router: FhirRouter,
+  opts: { bulkExport?: BulkExportOptions } = {},
+) {
   const app = Fastify({
     loggerInstance: ctx.logger,
     logController: new LogController({ disableRequestLogging: true }), // one log line per request is too noisy
@@ -43,20 +47,29 @@ export function createHttpServer(ctx: SandboxContext, router: FhirRouter) {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
-  app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
+  app.setErrorHandler((err: Error & { statusCode?: number; outcome?: OperationOutcome }, _req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
-    const outcome = status === 400 ? badRequest(err.message) : normalizeOperationOutcome(err);
+    const outcome = err.outcome ?? (status === 400 ? badRequest(err.message) : normalizeOperationOutcome(err));
     void reply.code(status).type(FHIR_JSON).send(outcome);
   });
-  registerBulkExport(app as unknown as FastifyInstance, ctx); // raw HTTP (202, headers, NDJSON): not router routes
+  registerBulkExport(app as unknown as FastifyInstance, ctx, opts.bulkExport); // raw HTTP (202, headers, NDJSON): not router routes
   const handler = (req: FastifyRequest, reply: FastifyReply) => handle(ctx, router, req, reply);
   app.all(FHIR_BASE_PATH, handler);
   app.all(`${FHIR_BASE_PATH}/*`, handler);
   return app;
 }
 
+/** The sandbox's fastify app, as quirks see it when they add hooks and routes. */
+export type SandboxApp = ReturnType<typeof createHttpServer>;
+
 async function handle(ctx: SandboxContext, router: FhirRouter, req: FastifyRequest, reply: FastifyReply) {
-  const fwd = toForward(router, req);
+  let relative = req.url.slice(FHIR_BASE_PATH.length).replace(/^\/+/, '');
+  if (ctx.rewriteUrl) {
+    const rewritten = ctx.rewriteUrl(relative);
+    if (typeof rewritten !== 'string') return reply.code(rewritten.status).type(FHIR_JSON).send(rewritten.outcome);
+    relative = rewritten;
+  }
+  const fwd = toForward(router, req, relative);
   const batchSearches = fwd.method === 'POST' && !fwd.search ? prepareBatchSearches(router, fwd.body) : undefined;
   const [outcome, resource] = await router.handleRequest(
     { method: fwd.method, url: fwd.url, pathname: '', body: fwd.body, params: {}, query: {}, headers: req.headers },
@@ -79,12 +92,11 @@ async function handle(ctx: SandboxContext, router: FhirRouter, req: FastifyReque
 }
 
 /**
- * Strips the base path and, for type searches (`GET Type?...`, `POST Type/_search`), turns the
- * request into a GET with the effective `_count`/`_offset`, so links and results agree.
+ * `relative` is the URL below the base (after `ctx.rewriteUrl`). Type searches (`GET Type?...`,
+ * `POST Type/_search`) become a GET with the effective `_count`/`_offset`, so links and results agree.
  */
-function toForward(router: FhirRouter, req: FastifyRequest): Forward {
+function toForward(router: FhirRouter, req: FastifyRequest, relative: string): Forward {
   const method = req.method as HttpMethod;
-  const relative = req.url.slice(FHIR_BASE_PATH.length).replace(/^\/+/, '');
   const q = relative.indexOf('?');
   const path = q >= 0 ? relative.slice(0, q) : relative;
   const route = router.find(method, relative);

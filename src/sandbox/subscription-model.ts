@@ -14,6 +14,8 @@ export type PayloadContent = 'empty' | 'id-only' | 'full-resource';
 
 interface ChannelConfig {
   id: string;
+  /** The Subscription as stored when this config was parsed (extensions, raw headers). */
+  resource: Subscription;
   status: NonNullable<Subscription['status']>;
   endpoint: string;
   /** `channel.header` entries split on the first `:`. */
@@ -49,6 +51,7 @@ export function parseSubscription(sub: Subscription): SubscriptionConfig | { err
   if (!sub.channel.endpoint) return { error: 'rest-hook channel needs an endpoint' };
   const base: ChannelConfig = {
     id: sub.id,
+    resource: sub,
     status: sub.status,
     endpoint: sub.channel.endpoint,
     headers: parseHeaders(sub.channel.header),

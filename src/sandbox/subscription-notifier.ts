@@ -1,19 +1,36 @@
 import type { WithId } from '@medplum/core';
 import type { Bundle, Resource, Subscription } from '@medplum/fhirtypes';
 import { buildNotificationBundle, type NotificationType, type TopicEvent } from './backport-bundle.js';
+import { classicRestHookRequest } from './classic-rest-hook.js';
 import { RETAINED_EVENTS } from './constants.js';
 import type { SandboxContext } from './context.js';
 import { DeliveryQueue, type RetryPolicy } from './delivery-queue.js';
 import type { ResourceChange } from './indexed-repository.js';
+import { medplumMatches, medplumRestHookRequest } from './quirks/medplum-rest-hook.js';
 import { matchesFilters } from './search-match.js';
 import {
   type ClassicConfig,
+  isTopicSubscription,
   type PayloadContent,
   parseSubscription,
   type SubscriptionConfig,
   type TopicConfig,
 } from './subscription-model.js';
 import { matchesTopicFilters } from './topic-filters.js';
+
+/** How classic criteria Subscriptions are delivered: R4 as the sandbox always did, HAPI's, or Medplum's. */
+export type RestHookStyle = 'standard' | 'hapi' | 'medplum';
+
+/** What the server's Subscription support looks like (see EhrQuirks). */
+export interface NotifierBehaviour {
+  /** `client-set`: the server activates nothing (EhrQuirks.subscriptionActivation). */
+  activation: 'standard' | 'client-set';
+  /** Backport topic Subscriptions supported; false stores them as `error` (Medplum). */
+  topics: boolean;
+  restHook: RestHookStyle;
+}
+
+const STANDARD: NotifierBehaviour = { activation: 'standard', topics: true, restHook: 'standard' };
 
 /** Per-Subscription runtime state; counters survive updates of the Subscription resource. */
 interface SubState {
@@ -26,23 +43,25 @@ interface SubState {
 
 /**
  * Delivers rest-hook notifications for Subscriptions stored in the sandbox: R4 classic criteria
- * Subscriptions (empty POST, or PUT/DELETE `{endpoint}/{Type}/{id}` with a payload) and R4
- * Backport topic Subscriptions (handshake, heartbeats, history Bundles with a Parameters status).
+ * Subscriptions (empty POST, or PUT/DELETE `{endpoint}/{Type}/{id}` with a payload; or Medplum's
+ * bare-resource POST with `X-Medplum-*` headers and `X-Signature`) and R4 Backport topic
+ * Subscriptions (handshake, heartbeats, history Bundles with a Parameters status).
  * Matching runs synchronously in the write; delivery is queued and never blocks the write.
  */
 export class SubscriptionNotifier {
   private readonly subs = new Map<string, SubState>();
+  /** Medplum-style criteria evaluations still running (they enqueue when they finish). */
+  private readonly matching = new Set<Promise<void>>();
   private readonly queue: DeliveryQueue;
   private readonly detach: () => void;
 
   constructor(
     private readonly ctx: SandboxContext,
     retry: RetryPolicy,
-    /** `client-set`: the server activates nothing (see EhrQuirks.subscriptionActivation). */
-    private readonly activation: 'standard' | 'client-set' = 'standard',
+    private readonly behaviour: NotifierBehaviour = STANDARD,
   ) {
     this.queue = new DeliveryQueue(retry, ctx.logger);
-    ctx.repo.addWriteInterceptor((resource) => activateOrReject(resource, activation));
+    ctx.repo.addWriteInterceptor((resource) => activateOrReject(resource, behaviour));
     this.detach = ctx.repo.onChange((change) => this.onChange(change));
   }
 
@@ -51,13 +70,14 @@ export class SubscriptionNotifier {
     this.stateFor(subscriptionId).skipNext++;
   }
 
-  /** Notifications queued or in flight. */
+  /** Notifications queued or in flight (and criteria evaluations that may queue one). */
   pending(): number {
-    return this.queue.pending();
+    return this.queue.pending() + this.matching.size;
   }
 
-  /** Resolves when no notification is queued or in flight. */
-  idle(): Promise<void> {
+  /** Resolves when no notification is queued or in flight, nor about to be. */
+  async idle(): Promise<void> {
+    while (this.matching.size > 0) await Promise.all(this.matching);
     return this.queue.idle();
   }
 
@@ -106,7 +126,8 @@ export class SubscriptionNotifier {
     const parsed = parseSubscription(sub);
     state.config = 'error' in parsed ? undefined : parsed;
     if (state.config?.kind !== 'topic') return;
-    if (state.config.status === 'requested' && this.activation === 'standard') this.handshake(state.config, state);
+    if (state.config.status === 'requested' && this.behaviour.activation === 'standard')
+      this.handshake(state.config, state);
     if (state.config.status === 'active' && state.config.heartbeatSec) {
       const config = state.config;
       state.heartbeat = setInterval(() => this.heartbeat(config, state), config.heartbeatSec! * 1000).unref();
@@ -123,23 +144,32 @@ export class SubscriptionNotifier {
   }
 
   private classicEvent(config: ClassicConfig, change: ResourceChange): void {
-    const { resource, interaction } = change;
+    const { resource } = change;
     if (config.criteria.resourceType !== resource.resourceType) return;
+    if (this.behaviour.restHook === 'medplum') {
+      const match = this.medplumEvent(config, change).finally(() => this.matching.delete(match));
+      this.matching.add(match);
+      return;
+    }
     if (!matchesFilters(resource, config.criteria.filters)) return;
-    const endpoint = config.endpoint.replace(/\/+$/, '');
-    const label = `classic ${interaction} ${resource.resourceType}/${resource.id}`;
-    const base = { headers: { ...config.headers }, timeoutMs: config.timeoutMs, label };
-    if (!config.payload) {
-      if (interaction !== 'delete') this.queue.enqueue(config.id, { ...base, method: 'POST', url: config.endpoint });
-      return;
+    const request = classicRestHookRequest(config, change, this.behaviour.restHook);
+    if (request) this.queue.enqueue(config.id, request);
+  }
+
+  /**
+   * Medplum evaluates criteria at write time and enqueues one job per match; jobs of different
+   * resources do not wait for each other, so the queue key is Subscription + resource.
+   */
+  private async medplumEvent(config: ClassicConfig, change: ResourceChange): Promise<void> {
+    const sub = config.resource as WithId<Subscription>;
+    const ref = `${change.resource.resourceType}/${change.resource.id}`;
+    try {
+      if (!(await medplumMatches(sub, change))) return;
+      this.queue.enqueue(`${config.id}|${ref}`, medplumRestHookRequest(this.ctx.repo, sub, change));
+    } catch (err) {
+      // Medplum's job fails the same way on every attempt and nothing is sent.
+      this.ctx.logger.warn({ subscription: config.id, ref, err: (err as Error).message }, 'subscription job failed');
     }
-    const url = `${endpoint}/${resource.resourceType}/${resource.id}`;
-    if (interaction === 'delete') {
-      this.queue.enqueue(config.id, { ...base, method: 'DELETE', url });
-      return;
-    }
-    const headers = { ...config.headers, 'Content-Type': config.payload };
-    this.queue.enqueue(config.id, { ...base, headers, method: 'PUT', url, body: JSON.stringify(resource) });
   }
 
   private topicEvent(config: TopicConfig, state: SubState, change: ResourceChange): void {
@@ -242,13 +272,18 @@ export class SubscriptionNotifier {
  * `error` (with `error` text), and (`standard` activation) a classic `requested` one becomes `active`
  * at once, because classic R4 has no handshake. Topic Subscriptions stay `requested` until their
  * handshake; with `client-set` activation every Subscription keeps the status the client stored.
+ * A server without topic support stores topic Subscriptions as `error`.
  */
-function activateOrReject(resource: Resource, activation: 'standard' | 'client-set'): Resource {
+function activateOrReject(resource: Resource, behaviour: NotifierBehaviour): Resource {
   if (resource.resourceType !== 'Subscription') return resource;
   if (resource.status !== 'requested' && resource.status !== 'active') return resource;
+  if (!behaviour.topics && isTopicSubscription(resource)) {
+    const error = 'Topic-based Subscriptions are not supported by this server; use criteria such as Observation?';
+    return { ...resource, status: 'error', error };
+  }
   const parsed = parseSubscription(resource);
   if ('error' in parsed) return { ...resource, status: 'error', error: parsed.error };
-  if (activation === 'standard' && parsed.kind === 'classic' && resource.status === 'requested') {
+  if (behaviour.activation === 'standard' && parsed.kind === 'classic' && resource.status === 'requested') {
     return { ...resource, status: 'active' };
   }
   return resource;

@@ -1,7 +1,6 @@
 import type { Bundle, Observation, Patient, Subscription } from '@medplum/fhirtypes';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { EhrQuirks } from '../../src/sandbox/ehr-quirks.js';
-import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
+import { type EhrQuirks, type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { startReceiver, waitFor } from './receiver.js';
 
 const sandboxes: Sandbox[] = [];

@@ -15,6 +15,11 @@ export interface Receiver {
   requests: Received[];
   /** Status codes to answer with, in order; once exhausted every request gets 200. */
   respondWith(...statuses: number[]): void;
+  /**
+   * Holds the next request's answer until `release(status)`: `arrived` resolves when it came in.
+   * Lets a test change the EHR between a delivery attempt and its retry, without timing.
+   */
+  holdNext(): { arrived: Promise<Received>; release: (status: number) => void };
   /** Polls until `predicate` holds (bounded); returns the captured requests. */
   waitFor(predicate: (requests: Received[]) => boolean, timeoutMs?: number): Promise<Received[]>;
   close(): Promise<void>;
@@ -24,17 +29,25 @@ export interface Receiver {
 export async function startReceiver(path = '/notify'): Promise<Receiver> {
   const requests: Received[] = [];
   const statuses: number[] = [];
+  const holds: { arrived: (r: Received) => void; status: Promise<number> }[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      requests.push({
+    req.on('end', async () => {
+      const received: Received = {
         method: req.method ?? '',
         url: req.url ?? '',
         headers: req.headers,
         body: Buffer.concat(chunks).toString(),
-      });
-      res.statusCode = statuses.shift() ?? 200;
+      };
+      requests.push(received);
+      let status = statuses.shift() ?? 200;
+      const hold = holds.shift();
+      if (hold) {
+        hold.arrived(received);
+        status = await hold.status;
+      }
+      res.statusCode = status;
       res.end();
     });
   });
@@ -44,8 +57,24 @@ export async function startReceiver(path = '/notify'): Promise<Receiver> {
     url: `http://127.0.0.1:${port}${path}`,
     requests,
     respondWith: (...codes) => statuses.push(...codes),
+    holdNext: () => {
+      let arrived!: (r: Received) => void;
+      let release!: (status: number) => void;
+      const arrivedP = new Promise<Received>((resolve) => {
+        arrived = resolve;
+      });
+      const status = new Promise<number>((resolve) => {
+        release = resolve;
+      });
+      holds.push({ arrived, status });
+      return { arrived: arrivedP, release };
+    },
     waitFor: (predicate, timeoutMs = 5000) => waitFor(() => (predicate(requests) ? requests : undefined), timeoutMs),
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
