@@ -1,23 +1,17 @@
-import { randomBytes } from 'node:crypto';
-import type { ClinicalImpression, Patient, Provenance, RiskAssessment, Subscription } from '@medplum/fhirtypes';
-import { loadConfig } from '../config/config.js';
-import { FhirClient } from '../fhir/fhir-client.js';
-import { ensureSubscription } from '../intake/ensure-subscription.js';
-import { buildModelRegistry } from '../models/registry.js';
-import { DEFAULT_PATIENTS_FILE } from '../paths.js';
-import { startSandbox } from '../sandbox/index.js';
-import { startService } from '../service.js';
-import { freePort } from '../util/local-redis.js';
-import { createLogger } from '../util/logger.js';
-import { intOption, parse } from './args.js';
+import type { ClinicalImpression, Patient, Provenance, RiskAssessment } from '@medplum/fhirtypes';
+import type { FhirClient } from '../fhir/fhir-client.js';
+import { EHR_PROFILE_NAMES, isEhrProfileName } from '../sandbox/index.js';
+import { intOption, parse, UsageError } from './args.js';
 import { ageAt, DEMO_AS_OF, newClinicalData } from './demo-data.js';
+import { startDemoStack } from './demo-stack.js';
 import { redisForDemo } from './redis-for-demo.js';
 
 const WAIT_LIMIT_MS = 120_000;
 
 /**
- * `fhir-assess demo [--keep] [--patients N]`: the whole pipeline on embedded defaults. A sandbox EHR
- * with the shipped Synthea patients, the service (HTTP + workers), a Subscription pointing at it;
+ * `fhir-assess demo [--keep] [--patients N] [--behave generic|medplum|hapi|epic]`: the whole pipeline
+ * on embedded defaults. A sandbox EHR (behaving like the named EHR) with the shipped Synthea patients,
+ * the service (HTTP + workers) connected the way that EHR needs (its own Subscriptions, or polling);
  * new lipid and blood-pressure results are written for several patients, and the demo waits until the
  * AI assessments are written back, then prints them.
  */
@@ -25,44 +19,29 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, {
     keep: { type: 'boolean' },
     patients: { type: 'string' },
+    behave: { type: 'string' },
     'log-level': { type: 'string' },
   });
   const count = intOption(values.patients as string | undefined, 'patients', 5);
+  const behave = (values.behave as string | undefined) ?? 'generic';
+  if (!isEhrProfileName(behave)) {
+    throw new UsageError(`--behave must be one of ${EHR_PROFILE_NAMES.join(', ')} (got '${behave}')`);
+  }
   const say = (s: string) => process.stdout.write(`${s}\n`);
 
   const redis = await redisForDemo();
   say(`Redis: ${redis.how}`);
-  const sandbox = await startSandbox({ dataFiles: [DEFAULT_PATIENTS_FILE], logger: false });
-  say(`Sandbox EHR: ${sandbox.baseUrl} (Synthea patients from data/synthea)`);
-  const secret = randomBytes(24).toString('hex');
-  const port = await freePort();
-  const cfg = loadConfig({
-    FHIR_BASE_URL: sandbox.baseUrl,
-    REDIS_URL: redis.url,
-    QUEUE_PREFIX: `demo-${randomBytes(4).toString('hex')}`,
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    PUBLIC_URL: `http://127.0.0.1:${port}`,
-    NOTIFY_SECRET: secret,
-    AS_OF: DEMO_AS_OF,
-    COALESCE_WINDOW_MS: '1000',
-    LOG_LEVEL: (values['log-level'] as string | undefined) ?? 'warn',
+  const stack = await startDemoStack({
+    behave,
+    redisUrl: redis.url,
+    logLevel: (values['log-level'] as string | undefined) ?? 'warn',
   });
-  const logger = createLogger(cfg.LOG_LEVEL);
-  const service = await startService(cfg, { http: true, workers: true }, logger, buildModelRegistry(cfg));
-  say(`fhir-assess service: ${service.url} (notifications at ${cfg.PUBLIC_URL}/notify)`);
-
-  const ehr = new FhirClient({ baseUrl: sandbox.baseUrl });
-  const sub = await ensureSubscription(ehr, `${cfg.PUBLIC_URL}/notify`, secret, {
-    kind: 'backport',
-    content: 'id-only',
-  });
-  await waitFor(
-    async () => (await ehr.read<Subscription>('Subscription', sub.subscription.id!)).status === 'active',
-    10_000,
-    'the Subscription to become active (handshake)',
+  const { sandbox, service, cfg, ehr } = stack;
+  say(
+    `Sandbox EHR: ${sandbox.baseUrl} (behaving like ${behave}: ${sandbox.profile.imitates}; Synthea patients from data/synthea)`,
   );
-  say(`Subscription/${sub.subscription.id}: R4 Backport topic, id-only, active\n`);
+  say(`fhir-assess service: ${service.url} (notifications at ${cfg.PUBLIC_URL}/notify)`);
+  say(`Changes reach the service by: ${stack.intake}\n`);
 
   const patients = (await ehr.searchAll<Patient>('Patient', { _count: '200' }))
     .filter((p) => !p.deceasedDateTime && !p.deceasedBoolean)
@@ -73,7 +52,8 @@ export async function demoCommand(argv: string[]): Promise<number> {
     .slice(0, count);
   const started = Date.now();
   for (const [i, p] of patients.entries()) {
-    await ehr.transaction(newClinicalData(p.id!, i));
+    // One create per resource, as a clinical system would write them (the Epic-like EHR takes no Bundles).
+    for (const entry of newClinicalData(p.id!, i).entry ?? []) if (entry.resource) await ehr.create(entry.resource);
     say(`  wrote a lipid panel and a blood pressure for Patient/${p.id}`);
   }
   say(`\nWaiting for AI assessments to be written back (coalescing window ${cfg.COALESCE_WINDOW_MS} ms)...`);
@@ -102,8 +82,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
       process.once('SIGTERM', resolve);
     });
   }
-  await service.close();
-  await sandbox.close();
+  await stack.close();
   await redis.stop();
   return 0;
 }
