@@ -45,7 +45,7 @@ export async function assessPatient(
     .assembler(source)
     // Always the record every enabled model needs, so its hash (and the idempotency key derived from it)
     // does not depend on which models this run was asked for.
-    .assemble(patientId, { requires: deps.models.map((m) => m.requires), asOf: deps.asOf() });
+    .assemble(patientId, { requires: deps.models.map((m) => m.requires), asOf: deps.asOf(), logger: deps.logger });
   observeStage('record', performance.now() - t0);
   const assessments: AssessJobResult['assessments'] = [];
   for (const model of models) {
