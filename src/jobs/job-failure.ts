@@ -24,7 +24,9 @@ export interface JobFailure {
   status: number;
   /** What failed, as one sentence (ids and paths only). */
   what: string;
-  /** What to do about it. */
+  /** What to do about the cause, without the retry advice (backfill prints that once for all). */
+  fix?: string;
+  /** What to do about it: the fix, then how to retry this job. */
   next: string;
   /** The EHR's own answer, when the EHR refused or failed: its status and OperationOutcome text. */
   ehr?: { status?: number; path?: string; text: string };
@@ -34,24 +36,49 @@ type FailedJob = Pick<Job, 'id' | 'failedReason' | 'stacktrace' | 'attemptsMade'
   data?: { source?: string; patientId?: string; priority?: string };
 };
 
-/** `EHR refused (HTTP 404) at /fhir/R4/Patient/1: Not found` (jobs/workers.ts); the ` at PATH` part is newer. */
+/** `EHR refused (HTTP 404) at /fhir/R4/Patient/1: Not found` (jobs/workers.ts); older reasons lack ` at PATH`. */
 const EHR_ANSWER = /^EHR (refused|failed) \(HTTP (\d{3})\)(?: at (\S*))?: ?([\s\S]*)$/;
 /** The FhirClient's own text for an EHR answer without an OperationOutcome. */
 const BARE_ANSWER = /EHR answered HTTP (\d{3}) to \S+ (\S+)/;
 /** A write-back transaction entry the EHR refused (writeback/send.ts). */
 const ENTRY_REFUSED = /^write-back entry \d+ \(\w+\) failed with status (\d{3})/;
 
+/** One failure's explanation before the retry advice is added. */
+type Explained = Omit<JobFailure, 'next'> & { retry: boolean };
+
 /**
  * Explains a failed assessment job from what BullMQ kept of it: its `failedReason` (whose prefixes
  * jobs/workers.ts `classify` writes) and the error's class name (the first line of its last stack).
  */
 export function describeFailure(job: FailedJob): JobFailure {
+  const { retry, fix, ...rest } = explain(job);
+  const then = rest.kind === 'internal' ? '; once it is fixed, ' : ', then ';
+  const next = retry ? `${fix ? `${fix}${then}` : ''}retry: ${retryHow(job)}` : (fix ?? 'nothing to retry');
+  return { ...rest, fix, next };
+}
+
+function explain(job: FailedJob): Explained {
   const reason = (job.failedReason ?? '').trim() || 'no reason recorded';
   const errorName = /^(\w+)(?::|$)/.exec(job.stacktrace?.at(-1) ?? '')?.[1];
-  const source = job.data?.source ?? 'the EHR';
+  const source = `source '${job.data?.source ?? 'ehr'}'`;
   const patient = job.data?.patientId ? `Patient/${job.data.patientId}` : 'the patient';
-  const retry = `then retry: ${retryHow(job)}`;
   const attempts = `${job.attemptsMade} attempt${job.attemptsMade === 1 ? '' : 's'}`;
+  const refused = (what: string, fix: string, ehr: JobFailure['ehr']): Explained => ({
+    kind: 'ehr-refused',
+    status: 502,
+    what,
+    fix,
+    ehr,
+    retry: true,
+  });
+  const unavailable = (how: string, ehr: JobFailure['ehr']): Explained => ({
+    kind: 'ehr-unavailable',
+    status: 502,
+    what: `${source} ${how} (${attempts})`,
+    fix: 'the EHR may be down, overloaded or unreachable; wait until it answers again',
+    ehr,
+    retry: true,
+  });
 
   const answer = EHR_ANSWER.exec(reason);
   if (answer) {
@@ -59,93 +86,79 @@ export function describeFailure(job: FailedJob): JobFailure {
     const status = Number(code);
     const ehr = { status, path, text: text.trim() };
     const at = path ? ` to ${path}` : '';
-    if ((status === 404 || status === 410) && (!path || path.endsWith(`/${patient}`) || path === patient)) {
+    if ((status === 404 || status === 410) && (!path || path === patient || path.endsWith(`/${patient}`))) {
       return {
         kind: 'patient-not-found',
         status,
-        what: `${patient} is not on source '${source}' (the EHR answered ${status} reading it)`,
-        next: 'nothing to retry unless the patient is restored on the EHR',
+        what: `${patient} is not on ${source} (the EHR answered ${status} reading it)`,
+        fix: 'nothing to retry unless the patient is restored on the EHR',
         ehr,
+        retry: false,
       };
     }
     if (verb === 'failed') return unavailable(`answered HTTP ${status}${at}`, ehr);
     const credentials = status === 401 || status === 403;
-    return {
-      kind: 'ehr-refused',
-      status: 502,
-      what: `source '${source}' refused fhir-assess's request${at} with HTTP ${status}`,
-      next: credentials
-        ? `check the credentials and scopes fhir-assess uses for source '${source}' (it reads the record and creates RiskAssessment, ClinicalImpression, Provenance and Device), ${retry}`
-        : `fix the cause the EHR names (next issue) on the EHR or in source '${source}''s settings, ${retry}`,
+    return refused(
+      `${source} refused fhir-assess's request${at} with HTTP ${status}`,
+      credentials
+        ? `check the credentials and scopes fhir-assess uses for ${source} (it reads the record and creates RiskAssessment, ClinicalImpression, Provenance and Device)`
+        : `fix what the EHR's answer names, on the EHR or in the settings of ${source}`,
       ehr,
-    };
+    );
   }
   if (errorName === 'FhirHttpError') {
     const bare = BARE_ANSWER.exec(reason);
-    return unavailable(`failed on every attempt`, { status: bare ? Number(bare[1]) : undefined, text: reason });
+    return unavailable('failed on every attempt', { status: bare ? Number(bare[1]) : undefined, text: reason });
   }
   if (errorName === 'FhirConnectionError') return unavailable('could not be reached', { text: reason });
-  const refusedEntry = ENTRY_REFUSED.exec(reason);
-  if (refusedEntry) {
-    return {
-      kind: 'ehr-refused',
-      status: 502,
-      what: `source '${source}' refused part of the write-back transaction (entry status ${refusedEntry[1]})`,
-      next: `look for the EHR's reason in its logs (it gave none in the transaction-response), ${retry}`,
-      ehr: { status: Number(refusedEntry[1]), text: reason },
-    };
+  const entry = ENTRY_REFUSED.exec(reason);
+  if (entry) {
+    return refused(
+      `${source} refused part of the write-back transaction (entry status ${entry[1]})`,
+      "look for the reason in the EHR's logs (its transaction-response gave none)",
+      { status: Number(entry[1]), text: reason },
+    );
   }
-  if (/^AuthError: /.test(reason) || errorName === 'AuthError') {
-    return {
-      kind: 'ehr-refused',
-      status: 502,
-      what: `fhir-assess could not obtain a token for source '${source}'`,
-      next: `check that source's auth settings (client id, key or secret, token URL, scopes), ${retry}`,
-      ehr: { text: reason.replace(/^AuthError: /, '') },
-    };
+  const prefixed = (name: string) => reason.startsWith(`${name}: `) || errorName === name;
+  const unprefixed = (name: string) => reason.replace(new RegExp(`^${name}: `), '');
+  if (prefixed('AuthError')) {
+    return refused(
+      `fhir-assess could not obtain a token for ${source}`,
+      "check that source's auth settings (client id, key or secret, token URL, scopes)",
+      { text: unprefixed('AuthError') },
+    );
   }
-  if (/^(ForeignUrlError: )?refusing to contact .* not under the configured FHIR base URL/.test(reason)) {
-    return {
-      kind: 'ehr-refused',
-      status: 502,
-      what: `source '${source}' answered with a link outside its FHIR base URL, which fhir-assess never follows`,
-      next: `check the source's fhirBaseUrl against the URLs the EHR puts in its answers (e.g. behind a proxy), ${retry}`,
-      ehr: { text: reason.replace(/^ForeignUrlError: /, '') },
-    };
+  if (prefixed('ForeignUrlError')) {
+    return refused(
+      `${source} answered with a link outside its FHIR base URL, which fhir-assess never follows`,
+      "check the source's fhirBaseUrl against the URLs the EHR puts in its answers (e.g. behind a proxy)",
+      { text: unprefixed('ForeignUrlError') },
+    );
   }
-  if (/^FhirResponseTooLargeError: /.test(reason) || errorName === 'FhirResponseTooLargeError') {
-    return {
-      kind: 'ehr-refused',
-      status: 502,
-      what: `source '${source}' sent an answer larger than the configured limit`,
-      next: `raise the source's maxResponseBytes or lower record.pageSize, ${retry}`,
-      ehr: { text: reason.replace(/^FhirResponseTooLargeError: /, '') },
-    };
+  if (prefixed('FhirResponseTooLargeError')) {
+    return refused(
+      `${source} sent an answer larger than the configured limit`,
+      "raise the source's maxResponseBytes, or lower its record.pageSize",
+      { text: unprefixed('FhirResponseTooLargeError') },
+    );
   }
-  if (/^hosted model \(/.test(reason) || errorName === 'RemoteModelError') {
+  if (reason.startsWith('hosted model (') || errorName === 'RemoteModelError') {
     return {
       kind: 'model',
       status: 502,
-      what: `the hosted model failed for ${patient} after ${attempts}: ${reason}`,
-      next: `check the model endpoint and its settings; nothing was written; ${retry}`,
+      what: `the hosted model failed after ${attempts}: ${reason}`,
+      fix: 'check the model endpoint and its settings (nothing was written)',
+      retry: true,
     };
   }
+  const named = errorName && errorName !== 'Error' && errorName !== 'UnrecoverableError' ? `${errorName}: ` : '';
   return {
     kind: 'internal',
     status: 500,
-    what: `the assessment of ${patient} failed inside fhir-assess after ${attempts} (${errorName && errorName !== 'Error' && errorName !== 'UnrecoverableError' ? `${errorName}: ` : ''}${reason})`,
-    next: `this is not caused by the request; the worker log and \`fhir-assess jobs failed\` show job ${job.id}; please report it, and once fixed ${retry.replace(/^then /, '')}`,
+    what: `the assessment failed inside fhir-assess after ${attempts} (${named}${reason})`,
+    fix: `this is not caused by the request: please report it with job ${job.id} (the worker log and \`fhir-assess jobs failed\` show it)`,
+    retry: true,
   };
-
-  function unavailable(how: string, ehr: JobFailure['ehr']): JobFailure {
-    return {
-      kind: 'ehr-unavailable',
-      status: 502,
-      what: `source '${source}' ${how} (${attempts}) while assessing ${patient}`,
-      next: `the EHR may be down, overloaded or unreachable; once it answers again, ${retry.replace(/^then /, '')}`,
-      ehr,
-    };
-  }
 }
 
 /** How to run a failed job again, by what started it. */
@@ -158,10 +171,15 @@ function retryHow(job: FailedJob): string {
   return `${cli} (or wait for the patient's next change)`;
 }
 
-/** The failure as one line (the batch-response entries, backfill output). */
+/** The failure as one line (the batch-response entries): what failed, the EHR's answer, what to do. */
 export function failureText(f: JobFailure): string {
+  return `${failureSummary(f)}; ${f.next}`;
+}
+
+/** What failed, the EHR's answer and the fix, without the retry advice (backfill prints that once). */
+export function failureSummary(f: JobFailure): string {
   const answer = f.ehr ? ` (EHR answer: ${ehrAnswer(f.ehr)})` : '';
-  return `${f.what}${answer}; ${f.next}`;
+  return `${f.what}${answer}${f.fix ? `; ${f.fix}` : ''}`;
 }
 
 /**

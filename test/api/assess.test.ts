@@ -373,7 +373,7 @@ describe('failed jobs explained (describeFailure)', () => {
   it('tells the patient missing (404), the EHR failing (502) and our own fault (500) apart, each with what to do', () => {
     const missing = describeFailure(job('EHR refused (HTTP 404) at /fhir/R4/Patient/p1: Not found'));
     expect(missing).toMatchObject({ kind: 'patient-not-found', status: 404 });
-    expect(missing.next).toMatch(/nothing to retry/);
+    expect(missing.next).toBe('nothing to retry unless the patient is restored on the EHR');
     // Older failed jobs have no path in their reason: a 404 then still means the patient.
     expect(describeFailure(job('EHR refused (HTTP 404): Not found')).status).toBe(404);
     // A 404 from another path is the EHR refusing something else, not a missing patient.
@@ -384,7 +384,10 @@ describe('failed jobs explained (describeFailure)', () => {
 
     const down = describeFailure(job('EHR failed (HTTP 503) at /fhir/R4/: busy', 'FhirHttpError: busy'));
     expect(down).toMatchObject({ kind: 'ehr-unavailable', status: 502, ehr: { status: 503, text: 'busy' } });
-    expect(down.what).toBe("source 'ehr' answered HTTP 503 to /fhir/R4/ (6 attempts) while assessing Patient/p1");
+    expect(down.what).toBe("source 'ehr' answered HTTP 503 to /fhir/R4/ (6 attempts)");
+    expect(down.next).toMatch(
+      /^the EHR may be down, .* then retry: POST the \$assess again, or `fhir-assess jobs retry 42`$/,
+    );
     const unreachable = describeFailure(
       job('GET /fhir/R4/Patient/p1/$everything: connection refused (3 attempts)', 'FhirConnectionError: x'),
     );
@@ -399,10 +402,10 @@ describe('failed jobs explained (describeFailure)', () => {
     );
     expect(bug).toMatchObject({ kind: 'internal', status: 500 });
     expect(bug.what).toBe(
-      "the assessment of Patient/p1 failed inside fhir-assess after 6 attempts (TypeError: Cannot read properties of undefined (reading 'entry'))",
+      "the assessment failed inside fhir-assess after 6 attempts (TypeError: Cannot read properties of undefined (reading 'entry'))",
     );
     expect(bug.next).toMatch(
-      /not caused by the request; .*job 42; please report it, and once fixed retry: run the same backfill command again .* or `fhir-assess jobs retry 42`$/,
+      /^this is not caused by the request: please report it with job 42 .* ; once it is fixed, retry: run the same backfill command again .* or `fhir-assess jobs retry 42`$/,
     );
     const oo = failureOutcome(bug, 'Patient/p1');
     expect(oo.issue).toHaveLength(1); // no EHR answer to carry
