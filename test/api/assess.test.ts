@@ -5,7 +5,7 @@ import { buildApp } from '../../src/api/app.js';
 import { jobsCommand } from '../../src/cli/jobs.js';
 import { describeFailure, failureOutcome } from '../../src/jobs/job-failure.js';
 import { createLogger } from '../../src/util/logger.js';
-import { type FaultProxy, startFaultProxy } from '../fhir/fault-proxy.js';
+import { type FaultProxy, medplumEverythingRefusal, startFaultProxy } from '../fhir/fault-proxy.js';
 import { capture } from '../helpers/capture.js';
 import { API_KEY, type ApiFixture, poll, startApiFixture } from './api-fixture.js';
 
@@ -361,6 +361,57 @@ describe('FHIR REST API: $assess when the EHR refuses the write-back', () => {
   });
 });
 
+describe('FHIR REST API: $assess with recordStrategy everything forced on an EHR that refuses it (Medplum)', () => {
+  let f: ApiFixture;
+  let proxy: FaultProxy;
+  const log = capture();
+  const warnings = () =>
+    log
+      .text()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => String(l.msg).includes('refused record strategy'));
+
+  beforeAll(async () => {
+    proxy = await startFaultProxy('http://127.0.0.1:9/fhir/R4', medplumEverythingRefusal);
+    f = await startApiFixture(
+      'assess-forced',
+      { FHIR_BASE_URL: proxy.baseUrl, RECORD_STRATEGY: 'everything', LOG_LEVEL: 'warn' },
+      createLogger('warn', 'fhir-assess', log),
+    );
+    proxy.target = new URL(f.sandbox.baseUrl).origin;
+  });
+  afterAll(async () => {
+    await f?.close();
+    await proxy?.close();
+  });
+
+  it('When $everything is refused with 400, Then every $assess still answers 200 (batch), one warn line names the source and setting, and $everything is asked once', async () => {
+    for (let i = 0; i < 3; i++) {
+      const r = await fetch(`${f.service.url}/fhir/Patient/${f.goffPatientId}/$assess`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${API_KEY}` },
+      });
+      expect(r.status).toBe(200);
+      const bundle = (await r.json()) as Bundle;
+      expect(bundle.entry!.some((e) => e.resource?.resourceType === 'RiskAssessment')).toBe(true);
+    }
+    const everything = proxy.requests.filter((r) => r.url.split('?')[0].endsWith('/$everything'));
+    expect(everything).toHaveLength(1);
+    const [warning, ...more] = warnings();
+    expect(more).toEqual([]);
+    expect(warning).toMatchObject({
+      source: 'ehr',
+      strategy: 'everything',
+      ehrAnswer: 'HTTP 400: types.push is not a function',
+      using: 'batch',
+      setting: 'recordStrategy',
+    });
+    expect(await f.service.assessQueue.getFailedCount()).toBe(0);
+  });
+});
+
 describe('failed jobs explained (describeFailure)', () => {
   const job = (failedReason: string, stack = 'UnrecoverableError: x', priority = 'api') => ({
     id: '42',
@@ -405,7 +456,7 @@ describe('failed jobs explained (describeFailure)', () => {
       "the assessment failed inside fhir-assess after 6 attempts (TypeError: Cannot read properties of undefined (reading 'entry'))",
     );
     expect(bug.next).toMatch(
-      /^this is not caused by the request: please report it with job 42 .* ; once it is fixed, retry: run the same backfill command again .* or `fhir-assess jobs retry 42`$/,
+      /^this is not caused by the request: please report it with job 42 \(.*\); once it is fixed, retry: run the same backfill command again .* or `fhir-assess jobs retry 42`$/,
     );
     const oo = failureOutcome(bug, 'Patient/p1');
     expect(oo.issue).toHaveLength(1); // no EHR answer to carry
