@@ -88,11 +88,7 @@ async function assessOnePatient(deps: ApiDeps, req: FastifyRequest, reply: Fasti
   if (finished.state === 'timeout') return accepted(deps, req, reply, requestId, 'patient');
   if (finished.state === 'failed') {
     countAssessRequest('patient', String(finished.status));
-    return sendFhir(
-      reply,
-      finished.status,
-      outcome('error', finished.status >= 500 ? 'exception' : 'processing', `Patient/${patientId}: ${finished.reason}`),
-    );
+    return sendFhir(reply, finished.status, finished.outcome);
   }
   countAssessRequest('patient', '200');
   const shadow = {

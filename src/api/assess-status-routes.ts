@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ASSESS_REQUEST_TTL_S, type AssessRequest } from '../jobs/assess-requests.js';
+import { failureOutcome } from '../jobs/job-failure.js';
 import { jobOutcomes, tally } from '../jobs/job-outcomes.js';
 import { type ApiDeps, pickSource, sendFhir } from './api-deps.js';
 import { ApiError } from './api-error.js';
@@ -18,8 +19,10 @@ const statusParams = {
 
 /**
  * The status URL of the FHIR asynchronous pattern: `GET` answers 202 + `X-Progress` while jobs run,
- * 200 with a batch-response Bundle when done, 4xx/5xx with an OperationOutcome when the (single
- * patient) request failed; `DELETE` cancels what has not started yet.
+ * 200 with a batch-response Bundle when done, 404/410 (patient not on the EHR), 502 (the EHR or the
+ * hosted model failed or refused) or 500 (our fault) with an OperationOutcome saying what failed and
+ * what to do when a single-patient request, or every patient of a batch, failed; `DELETE` cancels
+ * what has not started yet.
  */
 export async function assessStatusRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const preHandler = requireAuth(deps.auth, SCOPES.assess);
@@ -41,14 +44,25 @@ async function status(deps: ApiDeps, req: FastifyRequest, reply: FastifyReply) {
     return sendFhir(reply, 202, outcome('information', 'informational', progress));
   }
   const only = outcomes[0];
-  if (request.level === 'patient' && only?.state === 'failed') {
-    const code = only.failureStatus ?? 500;
-    const message = `${request.target}: ${only.failedReason ?? 'failed'}`;
-    return sendFhir(reply, code, outcome('error', code >= 500 ? 'exception' : 'processing', message));
+  if (request.level === 'patient' && only?.state === 'failed' && only.failure) {
+    return sendFhir(reply, only.failure.status, failureOutcome(only.failure, request.target));
   }
-  if (request.total > 0 && t.failed === request.total) {
-    const message = `every assessment of ${request.target} failed, e.g. ${only?.failedReason ?? ''}`;
-    return sendFhir(reply, 500, outcome('error', 'exception', message));
+  const failures = outcomes.flatMap((o) => (o.failure ? [o.failure] : []));
+  if (request.total > 0 && t.failed === request.total && failures.length) {
+    // All upstream (EHR or model): 502; any of our own faults, or a mix: 500. The first one is shown in full.
+    const status = failures.every((f) => f.status === 502) ? 502 : 500;
+    const first = failureOutcome(
+      failures[0],
+      `e.g. ${outcomes[0].patientId ? `Patient/${outcomes[0].patientId}` : 'the first'}`,
+    );
+    const summary = `every assessment of ${request.target} failed (${t.failed} of ${request.total}); the first is explained below`;
+    return sendFhir(reply, status, {
+      ...first,
+      issue: [
+        { severity: 'error', code: status === 502 ? 'transient' : 'exception', diagnostics: summary },
+        ...first.issue,
+      ],
+    });
   }
   const { client } = pickSource(deps, request.source);
   reply.header('Expires', new Date(Date.parse(request.created) + ASSESS_REQUEST_TTL_S * 1000).toUTCString());

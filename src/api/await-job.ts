@@ -1,10 +1,12 @@
+import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { QueueEvents } from 'bullmq';
 import type { AssessJobResult, AssessQueue } from '../jobs/assess-queue.js';
-import { failureStatus } from '../jobs/job-outcomes.js';
+import { describeFailure, failureOutcome } from '../jobs/job-failure.js';
 
 export type Finished =
   | { state: 'completed'; result: AssessJobResult }
-  | { state: 'failed'; status: number; reason: string }
+  /** `status` and `outcome` (what failed, what to do, the EHR's answer) as describeFailure explains it. */
+  | { state: 'failed'; status: number; reason: string; outcome: OperationOutcome }
   | { state: 'timeout' };
 
 /**
@@ -28,8 +30,16 @@ export async function waitForJob(
   }
   const fresh = await queue.getJob(jobId);
   const state = await fresh?.getState();
-  if (fresh && state === 'failed')
-    return { state: 'failed', status: failureStatus(fresh), reason: fresh.failedReason ?? 'failed' };
+  if (fresh && state === 'failed') {
+    const failure = describeFailure(fresh);
+    const subject = `Patient/${fresh.data.patientId}`;
+    return {
+      state: 'failed',
+      status: failure.status,
+      reason: fresh.failedReason ?? 'failed',
+      outcome: failureOutcome(failure, subject),
+    };
+  }
   if (fresh && state === 'completed') return { state: 'completed', result: fresh.returnvalue };
   return { state: 'timeout' };
 }

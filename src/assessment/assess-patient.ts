@@ -48,7 +48,12 @@ export async function assessPatient(
     .assembler(source)
     // Always the record every enabled model needs, so its hash (and the idempotency key derived from it)
     // does not depend on which models this run was asked for.
-    .assemble(patientId, { requires: deps.models.map((m) => m.requires), asOf: deps.asOf(), fullRead: !!fullRead });
+    .assemble(patientId, {
+      requires: deps.models.map((m) => m.requires),
+      asOf: deps.asOf(),
+      fullRead: !!fullRead,
+      logger: deps.logger,
+    });
   if (fullRead) await fullReadDone(deps.redis, deps.keyPrefix, source, patientId, fullRead);
   observeStage('record', performance.now() - t0);
   const assessments: AssessJobResult['assessments'] = [];

@@ -19,13 +19,20 @@ export interface BulkPlan {
  */
 export class BulkEnumerator implements Enumerator {
   readonly strategy = 'bulk' as const;
+  readonly label: string;
   total?: number;
 
   constructor(
     private readonly bulk: BulkExportClient,
     private readonly plan: BulkPlan,
     private readonly onStatus?: (text: string) => void,
-  ) {}
+  ) {
+    this.label = `via Bulk $export (${this.path()}${plan.since ? `, _since ${plan.since}` : ''})`;
+  }
+
+  private path(): string {
+    return this.plan.groupId ? `Group/${encodeURIComponent(this.plan.groupId)}/$export` : 'Patient/$export';
+  }
 
   async *iterate(from?: Cursor, signal?: AbortSignal): AsyncGenerator<Enumerated> {
     const cursor = from?.kind === 'bulk' ? from : await this.export(signal);
@@ -46,7 +53,7 @@ export class BulkEnumerator implements Enumerator {
 
   /** Runs the export and returns the cursor at the start of its first file. */
   private async export(signal?: AbortSignal): Promise<Extract<Cursor, { kind: 'bulk' }>> {
-    const path = this.plan.groupId ? `Group/${encodeURIComponent(this.plan.groupId)}/$export` : 'Patient/$export';
+    const path = this.path();
     const types = this.plan.since ? ['Patient', ...this.plan.types.filter((t) => t !== 'Patient')] : ['Patient'];
     const query: Record<string, string> = { _outputFormat: 'application/fhir+ndjson', _type: types.join(',') };
     if (this.plan.since) query._since = this.plan.since;

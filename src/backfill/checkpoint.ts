@@ -39,9 +39,9 @@ export const ZERO_COUNTS: BackfillCounts = {
 };
 
 /**
- * The checkpoint hash plus two sets: `seen` (patients already enqueued by this run, so a resumed or
- * repeated enumeration enqueues nobody twice) and `pending` (job ids not yet finished, re-checked on
- * resume).
+ * The checkpoint plus three sets: `seen` (patients already enqueued by this run, so a resumed or
+ * repeated enumeration enqueues nobody twice), `pending` (job ids not yet finished, re-checked on
+ * resume) and `failed` (job ids that failed for good, retried when the same command runs again).
  */
 export class CheckpointStore {
   constructor(
@@ -65,12 +65,18 @@ export class CheckpointStore {
       .set(this.key(cp.runId), JSON.stringify(cp), 'EX', CHECKPOINT_TTL_S)
       .expire(this.key(cp.runId, 'seen'), CHECKPOINT_TTL_S)
       .expire(this.key(cp.runId, 'pending'), CHECKPOINT_TTL_S)
+      .expire(this.key(cp.runId, 'failed'), CHECKPOINT_TTL_S)
       .exec();
   }
 
   /** Forgets a run entirely (`--restart`). */
   async clear(runId: string): Promise<void> {
-    await this.redis.del(this.key(runId), this.key(runId, 'seen'), this.key(runId, 'pending'));
+    await this.redis.del(
+      this.key(runId),
+      this.key(runId, 'seen'),
+      this.key(runId, 'pending'),
+      this.key(runId, 'failed'),
+    );
   }
 
   async isSeen(runId: string, patientId: string): Promise<boolean> {
@@ -82,8 +88,26 @@ export class CheckpointStore {
     await this.redis.multi().sadd(this.key(runId, 'seen'), patientId).sadd(this.key(runId, 'pending'), jobId).exec();
   }
 
-  async finished(runId: string, jobIds: string[]): Promise<void> {
-    if (jobIds.length) await this.redis.srem(this.key(runId, 'pending'), ...jobIds);
+  /** Jobs that ended; those that failed are remembered for a retry. */
+  async finished(runId: string, jobIds: string[], failedIds: string[] = []): Promise<void> {
+    const tx = this.redis.multi();
+    if (jobIds.length) tx.srem(this.key(runId, 'pending'), ...jobIds);
+    if (failedIds.length) tx.sadd(this.key(runId, 'failed'), ...failedIds);
+    if (jobIds.length || failedIds.length) await tx.exec();
+  }
+
+  /** Failed jobs taken up again (retried, or found completed): pending once more, no longer failed. */
+  async unfail(runId: string, jobIds: string[]): Promise<void> {
+    if (!jobIds.length) return;
+    await this.redis
+      .multi()
+      .srem(this.key(runId, 'failed'), ...jobIds)
+      .sadd(this.key(runId, 'pending'), ...jobIds)
+      .exec();
+  }
+
+  async failed(runId: string): Promise<string[]> {
+    return this.redis.smembers(this.key(runId, 'failed'));
   }
 
   async pending(runId: string): Promise<string[]> {

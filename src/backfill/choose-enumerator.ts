@@ -35,7 +35,8 @@ export interface EnumeratorChoice {
  * Group's members read from the Group resource.
  */
 export async function chooseEnumerator(c: EnumeratorChoice): Promise<Enumerator> {
-  if (c.selection.kind === 'patients') return new ListEnumerator(c.selection.ids);
+  if (c.selection.kind === 'patients')
+    return new ListEnumerator(c.selection.ids, `from patients file ${c.selection.file}`);
   const { source, client } = c.sources.get(c.source);
   const groupId = c.selection.kind === 'group' ? c.selection.id : undefined;
   let strategy = c.strategy;
@@ -48,7 +49,8 @@ export async function chooseEnumerator(c: EnumeratorChoice): Promise<Enumerator>
     const bulk = new BulkExportClient({ guard: client.guard, auth, timeoutMs: source.timeoutMs });
     return new BulkEnumerator(bulk, { groupId, since: c.since, types: c.types }, c.onStatus);
   }
-  if (groupId) return new ListEnumerator(await groupMembers(c.sources, c.source, groupId));
+  if (groupId)
+    return new ListEnumerator(await groupMembers(c.sources, c.source, groupId), `from Group/${groupId}'s members`);
   return new SearchEnumerator(client, { since: c.since, types: c.types, pageSize: c.pageSize });
 }
 

@@ -33,6 +33,8 @@ export interface Enumerated {
 /** A way to list the population: Bulk `$export`, paged search, or a fixed list. */
 export interface Enumerator {
   readonly strategy: 'bulk' | 'search' | 'list';
+  /** What it does, as the progress line says it after the phase: `by paging Patient search`, `via Bulk $export (...)`. */
+  readonly label: string;
   /** Patients expected in total, when the EHR says so up front. */
   total?: number;
   iterate(from?: Cursor, signal?: AbortSignal): AsyncGenerator<Enumerated>;

@@ -5,7 +5,11 @@ export class ListEnumerator implements Enumerator {
   readonly strategy = 'list' as const;
   readonly total: number;
 
-  constructor(private readonly ids: readonly string[]) {
+  constructor(
+    private readonly ids: readonly string[],
+    /** Where the list came from, e.g. `from patients file cohort.txt`. */
+    readonly label = 'from a list of patients',
+  ) {
     this.total = ids.length;
   }
 

@@ -2,8 +2,10 @@ import type { Writable } from 'node:stream';
 import { SingleBar } from 'cli-progress';
 import type { BackfillProgress } from './run-backfill.js';
 
-/** Non-TTY output: one progress line at most this often (ms). */
+/** Non-TTY output: a progress line at least this often (ms) while something moves. */
 const LINE_EVERY_MS = 5_000;
+/** Non-TTY output: a new failure prints a line, but at most this often (ms). */
+const FAILURE_LINE_EVERY_MS = 1_000;
 
 export interface ProgressReporter {
   update(p: BackfillProgress): void;
@@ -12,7 +14,8 @@ export interface ProgressReporter {
 
 /**
  * Live progress of a backfill: a cli-progress bar on a terminal (finished / total, done, failed,
- * skipped, rate, ETA), else a plain line every 5 s (logs, CI).
+ * skipped, rate, ETA, what it is doing), else plain lines (logs, CI): at each change of phase, on new
+ * failures (at most once a second) and every 5 s.
  */
 export function progressReporter(out: Writable & { isTTY?: boolean }, quiet = false): ProgressReporter {
   const started = Date.now();
@@ -22,10 +25,17 @@ export function progressReporter(out: Writable & { isTTY?: boolean }, quiet = fa
   if (quiet) return { update: () => {}, stop: () => {} };
   if (!out.isTTY) {
     let last = 0;
+    let lastActivity = '';
+    let lastFailed = 0;
     return {
       update: (p) => {
-        if (Date.now() - last < LINE_EVERY_MS) return;
-        last = Date.now();
+        const now = Date.now();
+        const changed = activity(p) !== lastActivity;
+        const failing = p.failed > lastFailed && now - last >= FAILURE_LINE_EVERY_MS;
+        if (!changed && !failing && now - last < LINE_EVERY_MS) return;
+        last = now;
+        lastActivity = activity(p);
+        lastFailed = p.failed;
         out.write(`${line(p)} rate ${rate(p)}/s\n`);
       },
       stop: () => {},
@@ -41,7 +51,7 @@ export function progressReporter(out: Writable & { isTTY?: boolean }, quiet = fa
   let startedBar = false;
   return {
     update: (p) => {
-      const payload = { done: p.done, failed: p.failed, skipped: p.skipped, rate: rate(p), phase: p.status ?? p.phase };
+      const payload = { done: p.done, failed: p.failed, skipped: p.skipped, rate: rate(p), phase: activity(p) };
       if (!startedBar) {
         bar.start(total(p), finished(p), payload);
         startedBar = true;
@@ -56,8 +66,18 @@ export function progressReporter(out: Writable & { isTTY?: boolean }, quiet = fa
   };
 }
 
+/**
+ * What the run is doing, in words that match its enumerator: `enumerating by paging Patient search`,
+ * `exporting via Bulk $export (Patient/$export) [EHR: in progress]`, `retrying [...]`, `waiting`.
+ */
+export function activity(p: BackfillProgress): string {
+  const how = (p.phase === 'enumerating' || p.phase === 'exporting') && p.enumeration ? ` ${p.enumeration}` : '';
+  const status = p.status && p.phase !== 'done' ? ` [${p.phase === 'exporting' ? 'EHR: ' : ''}${p.status}]` : '';
+  return `${p.phase}${how}${status}`;
+}
+
 /** One line summarising a progress report. */
 export function line(p: BackfillProgress): string {
   const of = p.total !== undefined ? `/${p.total}` : '';
-  return `backfill ${p.runId} ${p.phase}${p.resumed ? ' (resumed)' : ''}: enqueued ${p.enqueued}${of}, done ${p.done}, failed ${p.failed}, skipped ${p.skipped}, duplicates ${p.duplicates}, outstanding ${p.outstanding}`;
+  return `backfill ${p.runId} ${activity(p)}${p.resumed ? ' (resumed)' : ''}: enqueued ${p.enqueued}${of}, done ${p.done}, failed ${p.failed}, skipped ${p.skipped}, duplicates ${p.duplicates}, outstanding ${p.outstanding}`;
 }

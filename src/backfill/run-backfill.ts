@@ -3,11 +3,12 @@ import { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { SourceRegistry } from '../fhir/source-client.js';
 import { type AssessQueue, enqueueAssessment } from '../jobs/assess-queue.js';
+import { describeFailure, failureSummary } from '../jobs/job-failure.js';
 import { ASSESS_QUEUE } from '../jobs/queue-names.js';
 import { workerConnection } from '../jobs/redis-connection.js';
 import { type BackfillCounts, type Checkpoint, CheckpointStore, ZERO_COUNTS } from './checkpoint.js';
 import { chooseEnumerator, type Selection } from './choose-enumerator.js';
-import { CompletionTracker } from './completion-tracker.js';
+import { CompletionTracker, type JobEnd } from './completion-tracker.js';
 import type { Enumerator } from './cursor.js';
 import { Pacer } from './pacer.js';
 
@@ -47,14 +48,28 @@ export interface BackfillDeps {
 
 export interface BackfillProgress extends BackfillCounts {
   runId: string;
-  phase: 'exporting' | 'enumerating' | 'waiting' | 'done' | 'interrupted';
+  /**
+   * `exporting`: a Bulk `$export` runs on the EHR; `enumerating`: patients are listed and enqueued;
+   * `retrying`: the failed assessments of a finished run are retried; `waiting`: for the last jobs.
+   */
+  phase: 'exporting' | 'enumerating' | 'retrying' | 'waiting' | 'done' | 'interrupted';
   strategy?: string;
+  /** How the population is listed (the enumerator's label), e.g. `by paging Patient search`. */
+  enumeration?: string;
   total?: number;
   outstanding: number;
   /** Set when the run resumed an interrupted one. */
   resumed: boolean;
   status?: string;
+  /**
+   * Final report only: why the run's assessments failed, grouped by explanation, from a sample of
+   * at most FAILURE_SAMPLE failed jobs (`sampled`), each with one example job.
+   */
+  failures?: { reasons: { reason: string; count: number; jobId: string; patientId?: string }[]; sampled: number };
 }
+
+/** Failed jobs read (and explained) for the final report. */
+const FAILURE_SAMPLE = 50;
 
 /** Checkpoint saves while enumerating: every this many items or this many ms, whichever comes first. */
 const SAVE_EVERY_ITEMS = 100;
@@ -78,7 +93,7 @@ export async function runBackfill(deps: BackfillDeps, opts: BackfillOptions): Pr
   if (opts.restart) await store.clear(runId);
   if (opts.dryRun) return dryRun(deps, opts, runId);
   const previous = await store.load(runId);
-  if (previous?.state === 'done')
+  if (previous?.state === 'done' && !previous.failed)
     return progressOf(previous, 'done', 0, false, 'already complete (use --restart to run again)');
   const cp: Checkpoint = previous ?? { runId, state: 'running', ...ZERO_COUNTS, started: now(), updated: now() };
   const run = new BackfillRun(deps, opts, store, cp, !!previous);
@@ -87,7 +102,9 @@ export async function runBackfill(deps: BackfillDeps, opts: BackfillOptions): Pr
 
 class BackfillRun {
   private tracker?: CompletionTracker;
-  private finishedIds: string[] = [];
+  private finished: { id: string; end: JobEnd }[] = [];
+  /** The enumerator's label, once chosen. */
+  private enumeration?: string;
   private lastSave = Date.now();
   private sinceSave = 0;
   private readonly pacer: Pacer;
@@ -111,18 +128,22 @@ class BackfillRun {
     await events.waitUntilReady();
     this.tracker = new CompletionTracker(this.deps.assessQueue, events, (id, end) => {
       this.cp[end]++;
-      this.finishedIds.push(id);
-      this.report(this.cp.state === 'enumerated' ? 'waiting' : 'enumerating');
+      this.finished.push({ id, end });
+      this.report(this.cp.state === 'running' || this.cp.state === 'interrupted' ? 'enumerating' : 'waiting');
     });
     this.tracker.start();
     try {
       for (const id of await this.store.pending(this.cp.runId)) this.tracker.track(id);
       await this.tracker.reconcile();
-      if (this.cp.state !== 'enumerated') await this.enumerate();
+      if (this.cp.state === 'done') await this.retryFailed();
+      else if (this.cp.state !== 'enumerated') await this.enumerate();
       if (!this.aborted && this.opts.wait !== false) await this.waitForJobs();
       const phase = this.aborted ? 'interrupted' : this.cp.state === 'done' ? 'done' : 'waiting';
       await this.save();
-      return this.report(phase);
+      const p = progressOf(this.cp, phase, this.tracker.outstanding, this.resumed, undefined, this.enumeration);
+      if (this.cp.failed > 0) p.failures = await this.failureReasons();
+      this.opts.onProgress?.(p);
+      return p;
     } catch (err) {
       // The EHR or Redis failed mid-way: keep what was done, so running the command again resumes.
       if (this.cp.state !== 'enumerated') this.cp.state = 'interrupted';
@@ -139,11 +160,12 @@ class BackfillRun {
   }
 
   private async enumerate(): Promise<void> {
-    this.report('exporting');
     const enumerator = await this.enumerator();
+    this.enumeration = enumerator.label;
     this.cp.strategy = enumerator.strategy;
     this.cp.state = 'running';
     await this.save();
+    this.report('enumerating');
     for await (const item of enumerator.iterate(this.cp.cursor, this.opts.signal)) {
       if (item.patientId && !(await this.enqueue(item.patientId))) break; // aborted: this item is read again on resume
       this.cp.enumerated += item.patientId ? 1 : 0;
@@ -197,6 +219,43 @@ class BackfillRun {
     return true;
   }
 
+  /**
+   * The same command after a finished run with failures: its failed jobs run again (attempts reset),
+   * and those found completed meanwhile (`fhir-assess jobs retry`) count as finished.
+   */
+  private async retryFailed(): Promise<void> {
+    const ids = await this.store.failed(this.cp.runId);
+    const taken: string[] = [];
+    for (const id of ids) {
+      const job = await this.deps.assessQueue.getJob(id);
+      if (!job) continue; // removed after its retention: it stays counted as failed
+      if ((await job.getState()) === 'failed')
+        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      taken.push(id);
+    }
+    this.cp.failed -= taken.length;
+    this.cp.state = 'enumerated';
+    await this.store.unfail(this.cp.runId, taken);
+    await this.save();
+    this.report('retrying', `retrying ${taken.length} failed assessment(s) of this run`);
+    for (const id of taken) this.tracker?.track(id);
+    await this.tracker?.reconcile();
+  }
+
+  /** Why this run's jobs failed, grouped, from a sample (ids, paths and the EHR's answer; no PHI). */
+  private async failureReasons(): Promise<NonNullable<BackfillProgress['failures']>> {
+    const ids = (await this.store.failed(this.cp.runId)).slice(0, FAILURE_SAMPLE);
+    const jobs = (await Promise.all(ids.map((id) => this.deps.assessQueue.getJob(id)))).filter((j) => !!j);
+    const byReason = new Map<string, { reason: string; count: number; jobId: string; patientId?: string }>();
+    for (const job of jobs) {
+      const reason = failureSummary(describeFailure(job));
+      const seen = byReason.get(reason);
+      if (seen) seen.count++;
+      else byReason.set(reason, { reason, count: 1, jobId: String(job.id), patientId: job.data.patientId });
+    }
+    return { reasons: [...byReason.values()].sort((a, b) => b.count - a.count), sampled: jobs.length };
+  }
+
   private async waitForJobs(): Promise<void> {
     this.report('waiting');
     await this.tracker?.waitBelow(1, this.opts.signal);
@@ -204,16 +263,21 @@ class BackfillRun {
   }
 
   private async save(): Promise<void> {
-    const ids = this.finishedIds;
-    this.finishedIds = [];
-    await this.store.finished(this.cp.runId, ids);
+    const ended = this.finished;
+    this.finished = [];
+    const failed = ended.filter((e) => e.end === 'failed').map((e) => e.id);
+    await this.store.finished(
+      this.cp.runId,
+      ended.map((e) => e.id),
+      failed,
+    );
     await this.store.save(this.cp);
     this.lastSave = Date.now();
     this.sinceSave = 0;
   }
 
   private report(phase: BackfillProgress['phase'], status?: string): BackfillProgress {
-    const p = progressOf(this.cp, phase, this.tracker?.outstanding ?? 0, this.resumed, status);
+    const p = progressOf(this.cp, phase, this.tracker?.outstanding ?? 0, this.resumed, status, this.enumeration);
     this.opts.onProgress?.(p);
     return p;
   }
@@ -239,7 +303,7 @@ async function dryRun(deps: BackfillDeps, opts: BackfillOptions, runId: string):
     else seen.add(item.patientId);
   }
   const cp = { runId, state: 'done', strategy: enumerator.strategy, total: seen.size, ...counts } as Checkpoint;
-  return progressOf(cp, 'done', 0, false, `dry run: ${seen.size} patients would be enqueued`);
+  return progressOf(cp, 'done', 0, false, `dry run: ${seen.size} patients would be enqueued`, enumerator.label);
 }
 
 function progressOf(
@@ -248,12 +312,14 @@ function progressOf(
   outstanding: number,
   resumed: boolean,
   status?: string,
+  enumeration?: string,
 ): BackfillProgress {
   const { runId, strategy, total, enumerated, enqueued, duplicates, done, failed, skipped } = cp;
   return {
     runId,
     phase,
     strategy,
+    enumeration,
     total,
     enumerated,
     enqueued,

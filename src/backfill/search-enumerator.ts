@@ -13,6 +13,7 @@ const PAGE_SIZE = 200;
  */
 export class SearchEnumerator implements Enumerator {
   readonly strategy = 'search' as const;
+  readonly label: string;
   total?: number;
   private readonly phases: { type: string; query: Record<string, string> }[];
 
@@ -23,6 +24,9 @@ export class SearchEnumerator implements Enumerator {
     const since: Record<string, string> = opts.since ? { _lastUpdated: `ge${opts.since}` } : {};
     const types = opts.since ? ['Patient', ...opts.types.filter((t) => t !== 'Patient')] : ['Patient'];
     this.phases = types.map((type) => ({ type, query: { ...since, _count: String(opts.pageSize ?? PAGE_SIZE) } }));
+    this.label = opts.since
+      ? `by paging ${types.join(', ')} searches (_lastUpdated ge ${opts.since})`
+      : 'by paging Patient search';
   }
 
   async *iterate(from?: Cursor, signal?: AbortSignal): AsyncGenerator<Enumerated> {

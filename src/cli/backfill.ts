@@ -10,6 +10,11 @@ import { createEmbeddedModel } from '../models/embedded-model.js';
 import type { Model } from '../models/model.js';
 import { parse, UsageError } from './args.js';
 
+/** Exit code of a backfill that ran to its end but in which assessments failed (documented in docs/operations.md). */
+export const EXIT_ASSESSMENTS_FAILED = 3;
+/** Exit code of an interrupted backfill (128 + SIGINT): the checkpoint is kept. */
+export const EXIT_INTERRUPTED = 130;
+
 /** Default enqueue rate, patients per second: gentle enough for a production EHR beside live traffic. */
 const DEFAULT_RATE_PER_S = 10;
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -24,8 +29,10 @@ export interface CliIo {
 
 /**
  * `fhir-assess backfill`: assesses a population at backfill priority (below live events), enumerated
- * with Bulk `$export` when the EHR offers it, else by paging; resumable (run the same command again).
- * @returns 0 when finished (or detached / dry run), 130 when interrupted (the checkpoint is kept)
+ * with Bulk `$export` when the EHR offers it, else by paging; resumable (run the same command again,
+ * which also retries the assessments of a finished run that failed).
+ * @returns 0 when finished without failures (or detached / dry run), 3 when assessments failed,
+ *   130 when interrupted (the checkpoint is kept)
  */
 export async function backfillCommand(
   argv: string[],
@@ -109,16 +116,29 @@ function backfillOptions(
   };
 }
 
-/** Prints the outcome; 130 when interrupted (resumable), else 0. */
+/** Prints the outcome: 130 when interrupted (resumable), 3 when assessments failed, else 0. */
 function report(result: BackfillProgress, io: CliIo): number {
   io.out.write(`${line(result)}\n`);
   if (result.status) io.out.write(`${result.status}\n`);
   if (result.phase === 'interrupted') {
     io.out.write('interrupted: the checkpoint is kept in Redis; run the same command again to resume\n');
-    return 130;
+    return EXIT_INTERRUPTED;
   }
-  if (result.failed > 0) io.out.write(`${result.failed} assessment(s) failed: see fhir-assess jobs failed\n`);
-  return 0;
+  if (result.failed === 0) return 0;
+  const finished = result.done + result.failed + result.skipped;
+  const { reasons = [], sampled = 0 } = result.failures ?? {};
+  const of = sampled < result.failed ? ` (reasons of ${sampled} of them)` : '';
+  io.out.write(`${result.failed} of ${finished} assessment(s) failed${reasons.length ? `${of}:` : ''}\n`);
+  for (const r of reasons) {
+    const example = `${r.patientId ? `Patient/${r.patientId}, ` : ''}job ${r.jobId}`;
+    io.out.write(`  ${r.count} × ${r.reason} (e.g. ${example})\n`);
+  }
+  io.out.write('every failed job with its reason: fhir-assess jobs failed --queue assess\n');
+  io.out.write(
+    'to retry once the cause is fixed: run this same command again (it retries the failed assessments of this run), ' +
+      'or fhir-assess jobs retry --all (every failed job of every queue)\n',
+  );
+  return EXIT_ASSESSMENTS_FAILED;
 }
 
 function parseSelection(all: boolean, group: string | undefined, file: string | undefined): Selection {

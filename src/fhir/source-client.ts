@@ -24,6 +24,7 @@ export function createSourceAssembler(source: Source, client: FhirClient): Recor
   const r = source.record;
   return new RecordAssembler(client, {
     strategy: source.recordStrategy,
+    source: source.name,
     pageSize: r.pageSize,
     maxResources: r.maxResources,
     cache: r.cachePatients > 0 ? new RecordCache(r.cachePatients, r.cacheTtlMs) : undefined,

@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
 import type { AssessJob, AssessJobResult, AssessQueue } from './assess-queue.js';
+import { describeFailure, failureText, type JobFailure } from './job-failure.js';
 
 /** Where one assessment job stands, as the status URL reports it. */
 export interface JobOutcome {
@@ -7,8 +8,11 @@ export interface JobOutcome {
   patientId?: string;
   state: 'completed' | 'failed' | 'pending' | 'missing';
   result?: AssessJobResult;
-  /** HTTP status that best describes a failure (the EHR's 4xx when it refused, else 500). */
+  /** Why it failed, explained (see describeFailure). */
+  failure?: JobFailure;
+  /** HTTP status that best describes a failure: 404/410 patient not on the EHR, 502 EHR or model, 500 ours. */
   failureStatus?: number;
+  /** The failure as one line: what failed, the EHR's answer, what to do. */
   failedReason?: string;
 }
 
@@ -31,14 +35,11 @@ async function outcomeOf(queue: AssessQueue, id: string): Promise<JobOutcome> {
   const state = await job.getState();
   const base = { jobId: id, patientId: job.data?.patientId };
   if (state === 'completed') return { ...base, state, result: job.returnvalue };
-  if (state === 'failed') return { ...base, state, failedReason: job.failedReason, failureStatus: failureStatus(job) };
+  if (state === 'failed') {
+    const failure = describeFailure(job);
+    return { ...base, state, failure, failedReason: failureText(failure), failureStatus: failure.status };
+  }
   return { ...base, state: 'pending' };
-}
-
-/** `EHR refused (HTTP 404): ...` (see jobs/workers.ts classify) becomes 404; anything else 500. */
-export function failureStatus(job: Pick<Job, 'failedReason'>): number {
-  const m = /EHR refused \(HTTP (4\d\d)\)/.exec(job.failedReason ?? '');
-  return m ? Number(m[1]) : 500;
 }
 
 /** Counts by state, for `X-Progress`. */

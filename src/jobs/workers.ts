@@ -42,12 +42,17 @@ async function classify<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
-    if (err instanceof FhirHttpError && !err.retryable)
-      throw new UnrecoverableError(`EHR refused (HTTP ${err.status}): ${err.message}`);
-    if (err instanceof ForeignUrlError) throw new UnrecoverableError(err.message);
+    // The messages' prefixes are what jobs/job-failure.ts explains failed jobs from (status URL, backfill).
+    if (err instanceof FhirHttpError) {
+      const message = `EHR ${err.retryable ? 'failed' : 'refused'} (HTTP ${err.status}) at ${err.url}: ${err.message}`;
+      if (!err.retryable) throw new UnrecoverableError(message);
+      err.message = message; // retried as itself, with the status and path in the reason kept if it fails for good
+      throw err;
+    }
+    if (err instanceof ForeignUrlError) throw new UnrecoverableError(`${err.name}: ${err.message}`);
     // Refused credentials and oversized answers repeat on every retry (token endpoint 5xx/429 stay retryable).
     if ((err instanceof AuthError || err instanceof FhirResponseTooLargeError) && !err.retryable)
-      throw new UnrecoverableError(err.message);
+      throw new UnrecoverableError(`${err.name}: ${err.message}`);
     // Invalid output fails the same way on every retry; nothing was written.
     if (err instanceof WriteBackValidationError)
       throw new UnrecoverableError(`write-back validation failed, nothing written: ${err.message}`);

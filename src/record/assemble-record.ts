@@ -1,12 +1,13 @@
 import type { Bundle, Coding, Resource } from '@medplum/fhirtypes';
+import type { Logger } from 'pino';
 import { type EhrCapabilities, UNKNOWN_CAPABILITIES } from '../fhir/capabilities.js';
 import type { FhirClient } from '../fhir/fhir-client.js';
-import { FhirHttpError } from '../fhir/fhir-errors.js';
 import type { DataRequirement, PatientRecord } from '../models/model.js';
 import { boundsFor, DEFAULT_MAX_RESOURCES, lookbackStart, type RecordBounds } from './record-bounds.js';
 import type { CachedRecord, RecordCache } from './record-cache.js';
 import { RecordCollector } from './record-collector.js';
 import { STRATEGIES, type Strategy } from './strategies.js';
+import { refusalOf, UnusableAnswerError } from './strategy-refusal.js';
 import type { SearchPlan } from './type-searches.js';
 
 export type { Strategy } from './strategies.js';
@@ -15,8 +16,13 @@ export type { Strategy } from './strategies.js';
 export const ASSEMBLY_SYSTEM = 'http://fhir-assess.dev/CodeSystem/assembly';
 
 export interface AssemblerSettings {
-  /** `auto` picks from the CapabilityStatement (falling back at run time); the others force one. */
+  /**
+   * `auto` picks from the CapabilityStatement; the others force where to start. Either way a strategy
+   * the EHR refuses as unsupported falls back along everything -> batch -> search.
+   */
   strategy: 'auto' | Strategy;
+  /** The source's name, for the log line that reports a refused strategy. */
+  source?: string;
   /** `_count` per page. */
   pageSize: number;
   /** Upper bound on resources in one record (the models may lower it). */
@@ -34,21 +40,25 @@ export interface AssembleRequest {
   asOf?: Date;
   /** Ignore the cached record and read in full (a resource was deleted: `_since` cannot show that). */
   fullRead?: boolean;
+  /** Where a refused strategy is reported (once per assembler, i.e. per source and process). */
+  logger?: Pick<Logger, 'warn'>;
 }
 
 /** Default `_count`: 500 resources per page. */
 export const DEFAULT_PAGE_SIZE = 500;
 const DEFAULT_SINCE_OVERLAP_MS = 60_000;
-/** Answers meaning "this EHR does not do that" (or not that way): try the next strategy. */
-const NOT_SUPPORTED = new Set([400, 404, 405, 406, 415, 422, 501]);
+/** Cheapest first: the order in which strategies are tried, and fallen back along. */
+const FALLBACK_ORDER: readonly Strategy[] = ['everything', 'batch', 'search'];
 
 /**
  * Reads patients' longitudinal records from one EHR, cheapest way first: `Patient/$everything`, else
- * one `batch` of per-type searches, else concurrent searches. Remembers strategies the EHR rejected
- * as unsupported (405/501) for the life of the process.
+ * one `batch` of per-type searches, else concurrent searches. A strategy the EHR refuses as
+ * unsupported (see refusalOf), once a later one has read the record, is remembered for the life of
+ * the process (later assessments go straight to the working one) and reported once in a warn line.
  */
 export class RecordAssembler {
-  private readonly unsupported = new Set<Strategy>();
+  /** Strategies this EHR refused, with its answer. */
+  private readonly refused = new Map<Strategy, string>();
 
   constructor(
     readonly client: FhirClient,
@@ -65,8 +75,7 @@ export class RecordAssembler {
     const overlap = this.settings.sinceOverlapMs ?? DEFAULT_SINCE_OVERLAP_MS;
     const since = cached ? new Date(Date.parse(cached.readAt) - overlap).toISOString() : undefined;
     const plan: SearchPlan = { patientId, bounds, caps, pageSize: this.settings.pageSize, windowStart, since };
-    const { collector, strategy } = await this.read(plan, cached);
-    if (!collector.patient) throw new Error(`the EHR returned no Patient/${patientId} (strategy ${strategy})`);
+    const { collector, strategy } = await this.read(plan, cached, req.logger);
     const { resources, dropped } = collector.resources();
     const reason = truncationReason(bounds, dropped, collector.incomplete);
     if (this.settings.cache && !reason) {
@@ -77,32 +86,64 @@ export class RecordAssembler {
     return buildRecord(patientId, resources, collector.hashOf(resources), facts);
   }
 
-  /** Runs the strategies in order until one completes; only "not supported" answers move on. */
+  /** The strategies this EHR refused so far (strategy -> the EHR's answer). */
+  get refusedStrategies(): ReadonlyMap<Strategy, string> {
+    return this.refused;
+  }
+
+  /**
+   * Runs the strategies in order until one completes; only refusals (see refusalOf) move on, and
+   * they are remembered once the next strategy has read the record.
+   */
   private async read(
     plan: SearchPlan,
     previous: CachedRecord | undefined,
+    logger: AssembleRequest['logger'],
   ): Promise<{ collector: RecordCollector; strategy: Strategy }> {
     const order = this.order(plan.caps);
-    for (let i = 0; ; i++) {
-      const strategy = order[i];
+    const refusals: { strategy: Strategy; reason: string }[] = [];
+    for (const [i, strategy] of order.entries()) {
       const collector = new RecordCollector(plan.patientId, plan.bounds, plan.windowStart);
       if (previous) collector.seed(previous.resources, previous.lines);
       try {
         await STRATEGIES[strategy]({ client: this.client, plan, collector });
+        if (!collector.patient)
+          throw new UnusableAnswerError(`the EHR returned no Patient/${plan.patientId} (strategy ${strategy})`);
+        for (const r of refusals) this.remember(r.strategy, r.reason, strategy, logger);
         return { collector, strategy };
       } catch (err) {
-        if (i === order.length - 1 || !(err instanceof FhirHttpError) || !NOT_SUPPORTED.has(err.status)) throw err;
-        if (err.status === 405 || err.status === 501) this.unsupported.add(strategy);
+        const reason = refusalOf(err);
+        if (reason === undefined || i === order.length - 1) throw err;
+        refusals.push({ strategy, reason });
       }
     }
+    throw new Error('no record strategy to try'); // unreachable: the order always ends with search
   }
 
+  private remember(strategy: Strategy, reason: string, using: Strategy, logger: AssembleRequest['logger']): void {
+    if (this.refused.has(strategy)) return; // a concurrent assessment got there first: one line per source
+    this.refused.set(strategy, reason);
+    const source = this.settings.source ?? 'ehr';
+    const forced = this.settings.strategy === strategy;
+    logger?.warn(
+      { source, strategy, ehrAnswer: reason, using, setting: 'recordStrategy' },
+      `source '${source}' refused record strategy '${strategy}'${forced ? ' (forced by recordStrategy)' : ''} ` +
+        `(${reason}); using '${using}' from now on in this process. To skip the attempt after a restart, ` +
+        `set recordStrategy "${using}" for this source in SOURCES_FILE (or RECORD_STRATEGY=${using})`,
+    );
+  }
+
+  /**
+   * `auto`: the strategies the CapabilityStatement advertises (all when it is unknown); a forced
+   * strategy first, then those after it. Strategies refused earlier are left out; search always stays.
+   */
   private order(caps: EhrCapabilities): Strategy[] {
-    if (this.settings.strategy !== 'auto') return [this.settings.strategy];
-    const candidates: Strategy[] = caps.known
-      ? [...(caps.everything ? (['everything'] as const) : []), ...(caps.batch ? (['batch'] as const) : []), 'search']
-      : ['everything', 'batch', 'search'];
-    return candidates.filter((s) => s === 'search' || !this.unsupported.has(s));
+    const forced = this.settings.strategy === 'auto' ? undefined : this.settings.strategy;
+    const advertised = (s: Strategy) =>
+      s === 'search' || !caps.known || (s === 'everything' ? caps.everything : caps.batch);
+    return FALLBACK_ORDER.slice(forced ? FALLBACK_ORDER.indexOf(forced) : 0).filter(
+      (s) => (s === forced || advertised(s)) && !this.refused.has(s),
+    );
   }
 }
 

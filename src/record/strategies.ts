@@ -2,6 +2,7 @@ import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import type { FhirClient } from '../fhir/fhir-client.js';
 import { FhirHttpError, localOutcome } from '../fhir/fhir-errors.js';
 import type { RecordCollector } from './record-collector.js';
+import { UnusableAnswerError } from './strategy-refusal.js';
 import { type SearchPlan, type TypeSearch, typeSearches } from './type-searches.js';
 
 /** How a record is read, cheapest first. */
@@ -31,8 +32,9 @@ async function readEverything({ client, plan, collector }: StrategyRun): Promise
 
 /**
  * One `batch` Bundle: a Patient read plus one search per type; each search's `next` links are then
- * followed (concurrently, within the client's per-EHR limit). A search the EHR answered without the
- * `next` link its `total` calls for is read again on its own.
+ * followed (concurrently, within the client's per-EHR limit). An entry the EHR answered with an
+ * error or an OperationOutcome instead of a Bundle, or without the `next` link its `total` calls for,
+ * is read again on its own (so the client's retries apply to it); a 404/410 for the Patient is final.
  */
 async function readBatch(run: StrategyRun): Promise<void> {
   const { client, plan } = run;
@@ -46,13 +48,13 @@ async function readBatch(run: StrategyRun): Promise<void> {
   };
   const response = await client.transaction(request);
   if (response?.resourceType !== 'Bundle' || response.entry?.length !== request.entry?.length) {
-    throw new Error('the EHR did not answer the batch with one batch-response entry per request');
+    throw new UnusableAnswerError('the EHR did not answer the batch with one batch-response entry per request');
   }
   const entries = response.entry ?? [];
-  run.collector.add(entryResource(entries[0], `Patient/${plan.patientId}`));
+  run.collector.add(await batchPatient(run, entries[0]));
   await Promise.all(
     searches.map(async (search, i) => {
-      const first = entryResource(entries[i + 1], search.type);
+      const first = okResource(entries[i + 1]);
       const done = first?.resourceType === 'Bundle' && (await followSearch(run, first, search));
       if (!done) await followSearch(run, await client.get<Bundle>(search.url), search, true);
     }),
@@ -91,16 +93,24 @@ async function followSearch(run: StrategyRun, first: Bundle, search: TypeSearch,
   return complete || final;
 }
 
-/** The resource of a batch-response entry; a non-2xx entry throws with the EHR's OperationOutcome. */
-function entryResource(entry: BundleEntry, what: string): Resource | undefined {
+/** The resource of a 2xx batch-response entry; undefined for an entry that failed. */
+function okResource(entry: BundleEntry): Resource | undefined {
   const status = Number.parseInt(entry.response?.status ?? '', 10);
-  if (status >= 200 && status < 300) return entry.resource;
-  const carried = entry.response?.outcome ?? entry.resource;
-  const outcome = carried?.resourceType === 'OperationOutcome' ? carried : undefined;
-  throw new FhirHttpError(
-    Number.isFinite(status) ? status : 500,
-    outcome ??
-      localOutcome('processing', `batch entry for ${what} failed with status ${entry.response?.status ?? 'none'}`),
-    `batch:${what}`,
-  );
+  return status >= 200 && status < 300 ? entry.resource : undefined;
+}
+
+/** The Patient from its batch entry; 404/410 there throws (the patient is not on the EHR), else it is read again. */
+async function batchPatient({ client, plan }: StrategyRun, entry: BundleEntry): Promise<Resource | undefined> {
+  const resource = okResource(entry);
+  if (resource?.resourceType === 'Patient') return resource;
+  const status = Number.parseInt(entry.response?.status ?? '', 10);
+  if (status === 404 || status === 410) {
+    const carried = entry.response?.outcome ?? entry.resource;
+    const outcome =
+      carried?.resourceType === 'OperationOutcome'
+        ? carried
+        : localOutcome('not-found', `batch entry for Patient/${plan.patientId} answered ${entry.response?.status}`);
+    throw new FhirHttpError(status, outcome, `Patient/${plan.patientId}`);
+  }
+  return client.read('Patient', plan.patientId);
 }

@@ -2,7 +2,11 @@ import type { Bundle, Group, OperationOutcome, RiskAssessment } from '@medplum/f
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiServices } from '../../src/api/api-services.js';
 import { buildApp } from '../../src/api/app.js';
+import { jobsCommand } from '../../src/cli/jobs.js';
+import { describeFailure, failureOutcome } from '../../src/jobs/job-failure.js';
 import { createLogger } from '../../src/util/logger.js';
+import { type FaultProxy, medplumEverythingRefusal, startFaultProxy } from '../fhir/fault-proxy.js';
+import { capture } from '../helpers/capture.js';
 import { API_KEY, type ApiFixture, poll, startApiFixture } from './api-fixture.js';
 
 /**
@@ -254,5 +258,216 @@ describe('FHIR REST API: $assess with a shadow-mode model', () => {
       .resource as OperationOutcome;
     expect(note.issue[0].diagnostics).toMatch(/shadow mode: computed .* but not written to the EHR/);
     expect(await f.ehr.searchAll('RiskAssessment', { subject: `Patient/${f.goffPatientId}` })).toHaveLength(0);
+  });
+});
+
+describe('FHIR REST API: $assess when the EHR refuses the write-back', () => {
+  let f: ApiFixture;
+  let proxy: FaultProxy;
+  const key = { authorization: `Bearer ${API_KEY}` };
+  const DENIED = 'Write access denied: the client lacks system/*.write';
+  /** Every write (a POST other than a batch read, PUT, PATCH) gets 403, as from a read-only client. */
+  const refuseWrites = () => {
+    proxy.rule = (req) => {
+      const write = ['PUT', 'PATCH'].includes(req.method) || (req.method === 'POST' && !req.body.includes('"batch"'));
+      if (!write) return undefined;
+      const body = {
+        resourceType: 'OperationOutcome',
+        issue: [{ severity: 'error', code: 'forbidden', diagnostics: DENIED }],
+      };
+      return { kind: 'status', status: 403, body };
+    };
+  };
+
+  beforeAll(async () => {
+    // The proxy is the service's EHR; it forwards to the fixture's sandbox once that exists.
+    proxy = await startFaultProxy('http://127.0.0.1:9/fhir/R4');
+    f = await startApiFixture('assess-refused', { FHIR_BASE_URL: proxy.baseUrl });
+    proxy.target = new URL(f.sandbox.baseUrl).origin;
+  });
+  afterAll(async () => {
+    await f?.close();
+    await proxy?.close();
+  });
+
+  const post = (headers: Record<string, string> = {}) =>
+    fetch(`${f.service.url}/fhir/Patient/${f.goffPatientId}/$assess`, {
+      method: 'POST',
+      headers: { ...key, ...headers },
+    });
+
+  /** The failure OperationOutcome: names the refused request, says what to do, carries the EHR's answer. */
+  function expectRefusalOutcome(oo: OperationOutcome): string {
+    expect(oo.resourceType).toBe('OperationOutcome');
+    expect(oo.issue[0].code).toBe('security');
+    expect(oo.issue[0].diagnostics).toMatch(
+      new RegExp(
+        `^Patient/${f.goffPatientId}: source 'ehr' refused fhir-assess's request to /fhir/R4/\\w+ with HTTP 403; check the credentials and scopes`,
+      ),
+    );
+    expect(oo.issue[1]).toEqual({
+      severity: 'error',
+      code: 'security',
+      diagnostics: `EHR answer: HTTP 403: ${DENIED}`,
+    });
+    const jobId = /`fhir-assess jobs retry (\d+)`/.exec(oo.issue[0].diagnostics ?? '')?.[1];
+    expect(oo.issue[0].diagnostics).toMatch(/POST the \$assess again, or `fhir-assess jobs retry \d+`/);
+    expect(jobId).toBeDefined();
+    return jobId!;
+  }
+
+  it('When the job fails synchronously, Then 502 with an OperationOutcome naming the refused request, what to do, and the EHR answer', async () => {
+    refuseWrites();
+    const r = await post();
+    expect(r.status).toBe(502);
+    expectRefusalOutcome((await r.json()) as OperationOutcome);
+    expect(await f.ehr.searchAll('RiskAssessment', { subject: `Patient/${f.goffPatientId}` })).toHaveLength(0);
+  });
+
+  it('When the async job fails, Then its status URL answers 502 with the same explanation (not a bare 500); after `jobs retry` with the EHR fixed it answers 200', async () => {
+    refuseWrites();
+    const r = await post({ prefer: 'respond-async' });
+    expect(r.status).toBe(202);
+    const statusUrl = r.headers.get('content-location')!;
+    const failed = await poll(
+      async () => {
+        const s = await fetch(statusUrl, { headers: key });
+        return s.status === 202 ? undefined : s;
+      },
+      60_000,
+      'the failed status',
+    );
+    expect(failed.status).toBe(502);
+    expect(failed.headers.get('content-type')).toMatch(/application\/fhir\+json/);
+    const jobId = expectRefusalOutcome((await failed.json()) as OperationOutcome);
+
+    // Doing what it says: the EHR accepts writes again, and the job is retried.
+    proxy.rule = () => undefined;
+    const out = capture();
+    const env = { FHIR_BASE_URL: proxy.baseUrl, REDIS_URL: f.cfg.REDIS_URL, QUEUE_PREFIX: f.cfg.QUEUE_PREFIX };
+    expect(await jobsCommand(['retry', jobId], env, { out, err: capture() })).toBe(0);
+    expect(out.text()).toBe(`retried assess/${jobId}\n`);
+    const done = await poll(
+      async () => {
+        const s = await fetch(statusUrl, { headers: key });
+        return s.status === 202 ? undefined : s;
+      },
+      60_000,
+      'the retried status',
+    );
+    expect(done.status).toBe(200);
+    const bundle = (await done.json()) as Bundle;
+    expect(bundle.entry!.some((e) => e.response?.location?.startsWith('RiskAssessment/'))).toBe(true);
+  });
+});
+
+describe('FHIR REST API: $assess with recordStrategy everything forced on an EHR that refuses it (Medplum)', () => {
+  let f: ApiFixture;
+  let proxy: FaultProxy;
+  const log = capture();
+  const warnings = () =>
+    log
+      .text()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => String(l.msg).includes('refused record strategy'));
+
+  beforeAll(async () => {
+    proxy = await startFaultProxy('http://127.0.0.1:9/fhir/R4', medplumEverythingRefusal);
+    f = await startApiFixture(
+      'assess-forced',
+      { FHIR_BASE_URL: proxy.baseUrl, RECORD_STRATEGY: 'everything', LOG_LEVEL: 'warn' },
+      createLogger('warn', 'fhir-assess', log),
+    );
+    proxy.target = new URL(f.sandbox.baseUrl).origin;
+  });
+  afterAll(async () => {
+    await f?.close();
+    await proxy?.close();
+  });
+
+  it('When $everything is refused with 400, Then every $assess still answers 200 (batch), one warn line names the source and setting, and $everything is asked once', async () => {
+    for (let i = 0; i < 3; i++) {
+      const r = await fetch(`${f.service.url}/fhir/Patient/${f.goffPatientId}/$assess`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${API_KEY}` },
+      });
+      expect(r.status).toBe(200);
+      const bundle = (await r.json()) as Bundle;
+      expect(bundle.entry!.some((e) => e.resource?.resourceType === 'RiskAssessment')).toBe(true);
+    }
+    const everything = proxy.requests.filter((r) => r.url.split('?')[0].endsWith('/$everything'));
+    expect(everything).toHaveLength(1);
+    const [warning, ...more] = warnings();
+    expect(more).toEqual([]);
+    expect(warning).toMatchObject({
+      source: 'ehr',
+      strategy: 'everything',
+      ehrAnswer: 'HTTP 400: types.push is not a function',
+      using: 'batch',
+      setting: 'recordStrategy',
+    });
+    expect(await f.service.assessQueue.getFailedCount()).toBe(0);
+  });
+});
+
+describe('failed jobs explained (describeFailure)', () => {
+  const job = (failedReason: string, stack = 'UnrecoverableError: x', priority = 'api') => ({
+    id: '42',
+    failedReason,
+    stacktrace: [`${stack}\n    at somewhere (file.js:1:1)`],
+    attemptsMade: stack.startsWith('Unrecoverable') ? 1 : 6,
+    data: { source: 'ehr', patientId: 'p1', priority },
+  });
+
+  it('tells the patient missing (404), the EHR failing (502) and our own fault (500) apart, each with what to do', () => {
+    const missing = describeFailure(job('EHR refused (HTTP 404) at /fhir/R4/Patient/p1: Not found'));
+    expect(missing).toMatchObject({ kind: 'patient-not-found', status: 404 });
+    expect(missing.next).toBe('nothing to retry unless the patient is restored on the EHR');
+    // Older failed jobs have no path in their reason: a 404 then still means the patient.
+    expect(describeFailure(job('EHR refused (HTTP 404): Not found')).status).toBe(404);
+    // A 404 from another path is the EHR refusing something else, not a missing patient.
+    expect(describeFailure(job('EHR refused (HTTP 404) at /fhir/R4/Device: no such type'))).toMatchObject({
+      kind: 'ehr-refused',
+      status: 502,
+    });
+
+    const down = describeFailure(job('EHR failed (HTTP 503) at /fhir/R4/: busy', 'FhirHttpError: busy'));
+    expect(down).toMatchObject({ kind: 'ehr-unavailable', status: 502, ehr: { status: 503, text: 'busy' } });
+    expect(down.what).toBe("source 'ehr' answered HTTP 503 to /fhir/R4/ (6 attempts)");
+    expect(down.next).toMatch(
+      /^the EHR may be down, .* then retry: POST the \$assess again, or `fhir-assess jobs retry 42`$/,
+    );
+    const unreachable = describeFailure(
+      job('GET /fhir/R4/Patient/p1/$everything: connection refused (3 attempts)', 'FhirConnectionError: x'),
+    );
+    expect(unreachable).toMatchObject({ kind: 'ehr-unavailable', status: 502 });
+
+    const bug = describeFailure(
+      job(
+        "Cannot read properties of undefined (reading 'entry')",
+        "TypeError: Cannot read properties of undefined (reading 'entry')",
+        'backfill',
+      ),
+    );
+    expect(bug).toMatchObject({ kind: 'internal', status: 500 });
+    expect(bug.what).toBe(
+      "the assessment failed inside fhir-assess after 6 attempts (TypeError: Cannot read properties of undefined (reading 'entry'))",
+    );
+    expect(bug.next).toMatch(
+      /^this is not caused by the request: please report it with job 42 \(.*\); once it is fixed, retry: run the same backfill command again .* or `fhir-assess jobs retry 42`$/,
+    );
+    const oo = failureOutcome(bug, 'Patient/p1');
+    expect(oo.issue).toHaveLength(1); // no EHR answer to carry
+    expect(oo.issue[0]).toMatchObject({ severity: 'error', code: 'exception' });
+
+    const invalid = describeFailure(job('write-back validation failed, nothing written: RiskAssessment fa-ra-5'));
+    expect(invalid).toMatchObject({ kind: 'internal', status: 500 });
+    expect(describeFailure(job('hosted model (schema): missing field'))).toMatchObject({ kind: 'model', status: 502 });
+    expect(describeFailure(job('AuthError: token endpoint https://idp: HTTP 401'))).toMatchObject({
+      kind: 'ehr-refused',
+      status: 502,
+    });
   });
 });

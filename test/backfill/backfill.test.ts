@@ -1,6 +1,7 @@
 import type { Group, Observation } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointStore } from '../../src/backfill/checkpoint.js';
+import { activity, line } from '../../src/backfill/progress-bar.js';
 import { type BackfillProgress, backfillRunId, runBackfill } from '../../src/backfill/run-backfill.js';
 import { type BackfillFixture, startBackfillFixture } from './backfill-fixture.js';
 
@@ -22,14 +23,21 @@ describe('backfill', () => {
 
   it('When the EHR advertises Bulk $export, Then every patient is enumerated from the NDJSON and assessed once at backfill priority', async () => {
     const statuses: string[] = [];
+    const lines = new Set<string>();
     const result = await runBackfill(f.deps, {
       source: 'ehr',
       selection: { kind: 'all' },
       ratePerSecond: 0,
-      onProgress: (p) => p.status && statuses.push(p.status),
+      onProgress: (p) => {
+        if (p.status) statuses.push(p.status);
+        lines.add(activity(p));
+      },
     });
     expect(result.strategy).toBe('bulk');
     expect(statuses).toContain('exporting (poll 1)'); // the sandbox's 202 X-Progress, polled with Retry-After
+    // The progress says what runs: the export on the EHR, then the enumeration of its files.
+    expect(lines).toContain('exporting via Bulk $export (Patient/$export) [EHR: exporting (poll 1)]');
+    expect(lines).toContain('enumerating via Bulk $export (Patient/$export)');
     expect(result.phase).toBe('done');
     expect(result).toMatchObject({ total: 16, enumerated: 16, enqueued: 16, duplicates: 0, failed: 0 });
     expect(finished(result)).toBe(16);
@@ -46,7 +54,8 @@ describe('backfill', () => {
     expect(again.enqueued).toBe(16);
   });
 
-  it('When paging Patient search instead (restart), Then the same 16 patients are found and skipped as unchanged', async () => {
+  it('When paging Patient search instead (restart), Then the same 16 patients are found and skipped as unchanged, and the progress says paging, never exporting', async () => {
+    const reports: BackfillProgress[] = [];
     const result = await runBackfill(f.deps, {
       source: 'ehr',
       selection: { kind: 'all' },
@@ -54,7 +63,14 @@ describe('backfill', () => {
       strategy: 'search',
       restart: true,
       pageSize: 5,
+      onProgress: (p) => reports.push(p),
     });
+    expect(reports.some((p) => p.phase === 'exporting' || line(p).includes('export'))).toBe(false);
+    expect(reports.filter((p) => p.phase === 'enumerating').map(activity)).toContain(
+      'enumerating by paging Patient search',
+    );
+    // Done and skipped counts move while it goes, not only at the end.
+    expect(reports.some((p) => p.phase !== 'done' && p.skipped > 0)).toBe(true);
     expect(result).toMatchObject({
       strategy: 'search',
       phase: 'done',

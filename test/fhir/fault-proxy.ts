@@ -28,6 +28,8 @@ export interface FaultProxy {
   /** Most requests in flight at once. */
   maxInFlight: number;
   rule: FaultRule;
+  /** Origin requests are passed to; settable, for a proxy configured before its EHR starts. */
+  target: string;
   close(): Promise<void>;
 }
 
@@ -37,7 +39,6 @@ export interface FaultProxy {
  * delays beyond the client's timeout, or rewrites the body (e.g. a `next` link to another host).
  */
 export async function startFaultProxy(sandboxBaseUrl: string, rule: FaultRule = () => undefined): Promise<FaultProxy> {
-  const target = new URL(sandboxBaseUrl).origin;
   let inFlight = 0;
   const proxy: FaultProxy = {
     baseUrl: '',
@@ -45,6 +46,7 @@ export async function startFaultProxy(sandboxBaseUrl: string, rule: FaultRule = 
     requests: [],
     maxInFlight: 0,
     rule,
+    target: new URL(sandboxBaseUrl).origin,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -73,6 +75,7 @@ export async function startFaultProxy(sandboxBaseUrl: string, rule: FaultRule = 
     }
     if (fault?.kind === 'delay') await new Promise((resolve) => setTimeout(resolve, fault.ms).unref());
     if (res.destroyed) return;
+    const target = proxy.target;
     const upstream = await fetch(`${target}${seen.url}`, {
       method: seen.method,
       headers: { 'content-type': req.headers['content-type'] ?? 'application/fhir+json' },
@@ -90,6 +93,24 @@ export async function startFaultProxy(sandboxBaseUrl: string, rule: FaultRule = 
   proxy.baseUrl = `${proxy.origin}${new URL(sandboxBaseUrl).pathname}`;
   return proxy;
 }
+
+/**
+ * Medplum 5's answer to `Patient/{id}/$everything` with `_type` (any value): 400 with an
+ * OperationOutcome whose text is the server's own TypeError (`types.push is not a function`), as
+ * seen against a real Medplum 5.0.10 server. Other requests pass through.
+ */
+export const medplumEverythingRefusal: FaultRule = (req) => {
+  const url = new URL(req.url, 'http://proxy');
+  if (!url.pathname.endsWith('/$everything') || !url.searchParams.has('_type')) return undefined;
+  return {
+    kind: 'status',
+    status: 400,
+    body: {
+      resourceType: 'OperationOutcome',
+      issue: [{ severity: 'error', code: 'invalid', details: { text: 'types.push is not a function' } }],
+    },
+  };
+};
 
 /** A server posing as another host: it only counts what reaches it (must stay zero). */
 export async function startForeignHost(): Promise<{ origin: string; hits: () => number; close(): Promise<void> }> {
