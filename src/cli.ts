@@ -5,7 +5,8 @@ import { ConfigError } from './config/config.js';
 const USAGE = `fhir-assess: AI risk assessments from EHR events, written back as FHIR
 
 Usage:
-  fhir-assess demo [--keep] [--patients N]         the whole pipeline on embedded defaults
+  fhir-assess demo [--keep] [--patients N] [--behave generic|medplum|hapi|epic]
+                                                     the whole pipeline on embedded defaults
   fhir-assess serve | worker | all                   HTTP intake/API, BullMQ workers, or both (configured by env)
   fhir-assess sandbox [--port 8103] [--data FILE] [--patients N] [--behave generic|medplum|hapi|epic]
                       [--smart-client-id ID --smart-jwks FILE]
@@ -20,6 +21,8 @@ Usage:
   fhir-assess jobs failed [--queue NAME] [--limit N] failed jobs: id, queue, patient ref, reason, attempts, time
   fhir-assess jobs retry (ID... | --all) [--queue NAME]
                                                      move failed jobs back to waiting
+  fhir-assess subscriptions [--source NAME] [--repair]
+                                                     our Subscriptions on each EHR as it reports them (exit 1: one does not deliver)
 
 Configuration: environment variables, see README.md (FHIR_BASE_URL, REDIS_URL, PORT, PUBLIC_URL, ...).`;
 
@@ -42,6 +45,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./cli/backfill.js')).backfillCommand(rest);
     case 'jobs':
       return (await import('./cli/jobs.js')).jobsCommand(rest);
+    case 'subscriptions':
+      return (await import('./cli/subscriptions.js')).subscriptionsCommand(rest);
     case undefined:
     case 'help':
     case '--help':

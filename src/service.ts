@@ -5,6 +5,7 @@ import { createApiServices } from './api/api-services.js';
 import { buildApp } from './api/app.js';
 import { asOfDate, type Config } from './config/config.js';
 import { SourceRegistry } from './fhir/source-client.js';
+import { notDelivering, type SourceSubscriptionStates, SubscriptionStates } from './intake/subscription-states.js';
 import { type AssessQueue, createAssessQueue } from './jobs/assess-queue.js';
 import { createEventsQueue, type EventsQueue } from './jobs/events-queue.js';
 import { type RunningIntake, startIntake } from './jobs/intake-jobs.js';
@@ -31,6 +32,8 @@ export interface RunningService {
   workers?: RunningWorkers;
   redis: Redis;
   sources: SourceRegistry;
+  /** Subscriptions, polling, reconciliation and the watchdog (their schedulers and dependencies). */
+  intake: RunningIntake;
   /** Graceful shutdown: HTTP first, then workers (finishing in-flight jobs), then queues, then Redis. */
   close(): Promise<void>;
 }
@@ -146,7 +149,20 @@ export async function startService(
             );
           }),
         );
-        return { ok: Object.values(checks).every((v) => v === 'ok'), checks };
+        const subscriptions = await managedSubscriptionStates(cfg, redis);
+        const ok = Object.values(checks).every((v) => v === 'ok');
+        // A managed Subscription that does not deliver degrades readiness but does not fail it: taking
+        // this process out of the load balancer would also stop the handshake that could repair it.
+        const degraded = Object.entries(subscriptions)
+          .filter(([, s]) => notDelivering(s))
+          .map(([name]) => `subscriptions:${name}`);
+        return {
+          ok,
+          status: !ok ? 'not ready' : degraded.length ? 'degraded' : 'ready',
+          checks,
+          degraded,
+          subscriptions,
+        };
       },
     });
     url = await app.listen({ host: cfg.HOST, port: cfg.PORT });
@@ -162,6 +178,7 @@ export async function startService(
     workers,
     redis,
     sources,
+    intake,
     close: async () => {
       await app?.close();
       await api?.close();
@@ -172,4 +189,17 @@ export async function startService(
       redis.disconnect();
     },
   };
+}
+
+/** What start-up or the watchdog last read of each managed source's Subscriptions (one Redis read each). */
+async function managedSubscriptionStates(
+  cfg: Config,
+  redis: Redis,
+): Promise<Record<string, SourceSubscriptionStates | undefined>> {
+  const states = new SubscriptionStates(redis, cfg.QUEUE_PREFIX);
+  const managed = cfg.sources.filter((s) => s.subscription.manage && s.intake.mode === 'push');
+  const entries = await Promise.all(
+    managed.map(async (s) => [s.name, await states.get(s.name).catch(() => undefined)] as const),
+  );
+  return Object.fromEntries(entries);
 }

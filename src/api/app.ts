@@ -12,7 +12,7 @@ export interface AppDeps extends NotifyDeps {
   logger: Logger;
   bodyLimit: number;
   /** Readiness probe: resolves when Redis (and the EHR) are reachable. */
-  ready: () => Promise<{ ok: boolean; checks: Record<string, string> }>;
+  ready: () => Promise<{ ok: boolean; checks: Record<string, string> } & Record<string, unknown>>;
   /** The FHIR API, CDS Hooks, /metrics and the dashboard (absent: intake and health only). */
   api?: ApiDeps;
 }

@@ -2,11 +2,13 @@ import type { Redis } from 'ioredis';
 import type { Source } from '../config/sources.js';
 import type { FhirClient } from '../fhir/fhir-client.js';
 import { advertisesTopic } from './ehr-capabilities.js';
-import { ensureSubscription } from './ensure-subscription.js';
+import { type EnsureAction, ensureSubscription } from './ensure-subscription.js';
 import { redisLockKey, withRedisLock } from './redis-lock.js';
+import { type Activation, ActivationMemory } from './subscription-activation.js';
 import { PATIENT_DATA_TOPIC, type SubscriptionKind } from './subscription-request.js';
+import { SubscriptionStates } from './subscription-states.js';
 
-/** How long one replica may hold the subscription lock (ms): enough for a few EHR round trips. */
+/** How long one replica may hold the subscription lock (ms): a few EHR round trips and one activation wait. */
 const LOCK_TTL_MS = 30_000;
 
 export interface EnsureSubscriptionsInput {
@@ -18,19 +20,29 @@ export interface EnsureSubscriptionsInput {
   watchedTypes: string[];
   redis: Redis;
   prefix: string;
+  /** How long to give the EHR to activate a `requested` Subscription (ms); default ACTIVATION_WAIT_MS. */
+  activationWaitMs?: number;
 }
 
 export interface EnsuredSubscription {
   id?: string;
   criteria?: string;
-  action: 'created' | 'reactivated' | 'unchanged';
+  action: EnsureAction;
+  /** The status the EHR reports after we are done. */
+  status?: string;
+  /** The EHR's `Subscription.error`, when it gives one. */
+  error?: string;
+  /** Who activated it, when it is active now. */
+  activatedBy?: Activation;
 }
 
 /**
- * The Subscription(s) a source should hold for us, created or repaired at start-up. `auto` picks the R4
- * Backport topic when the EHR's CapabilityStatement advertises it, else classic criteria: one
- * `{Type}?` Subscription per watched type (classic criteria name one type each). Idempotent across
- * restarts (found by endpoint and criteria) and replicas (a Redis lock serialises them).
+ * The Subscription(s) a source should hold for us, created or repaired, each confirmed active. `auto`
+ * picks the R4 Backport topic when the EHR's CapabilityStatement advertises it, else classic criteria:
+ * one `{Type}?` Subscription per watched type (classic criteria name one type each). Idempotent across
+ * restarts (found by endpoint and criteria) and replicas (a Redis lock serialises them). What the EHR
+ * needs to activate a Subscription is learned once and remembered per source; the states the EHR
+ * reports are kept for `/readyz` and `fhir-assess subscriptions`.
  */
 export async function ensureSourceSubscriptions(
   input: EnsureSubscriptionsInput,
@@ -39,14 +51,28 @@ export async function ensureSourceSubscriptions(
   const kind = await chooseKind(client, source.subscription.kind);
   const specs = subscriptionSpecs(kind, source, input.watchedTypes);
   const lock = redisLockKey(input.prefix, `subscriptions:${source.name}`);
+  const memory = new ActivationMemory(input.redis, input.prefix);
   const subscriptions = await withRedisLock(input.redis, lock, LOCK_TTL_MS, async () => {
     const done: EnsuredSubscription[] = [];
+    let activation = await memory.get(source.name);
     for (const spec of specs) {
-      const r = await ensureSubscription(client, input.endpoint, source.notify.bearerSecrets[0], spec);
-      done.push({ id: r.subscription.id, criteria: r.subscription.criteria, action: r.action });
+      const r = await ensureSubscription(client, input.endpoint, source.notify.bearerSecrets[0], spec, {
+        activation,
+        activationWaitMs: input.activationWaitMs,
+      });
+      if (r.activatedBy && r.activatedBy !== activation) {
+        activation = r.activatedBy;
+        await memory.set(source.name, activation);
+      }
+      const { id, criteria, status, error } = r.subscription;
+      done.push({ id, criteria, action: r.action, status, error, activatedBy: r.activatedBy });
     }
     return done;
   });
+  await new SubscriptionStates(input.redis, input.prefix).save(
+    source.name,
+    subscriptions.map(({ id, criteria, status, error }) => ({ id, criteria, status, error })),
+  );
   return { kind, subscriptions };
 }
 

@@ -4,7 +4,9 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { Source } from '../config/sources.js';
 import type { SourceRegistry } from '../fhir/source-client.js';
-import { ensureSourceSubscriptions } from '../intake/ensure-subscriptions.js';
+import { type EnsuredSubscription, ensureSourceSubscriptions } from '../intake/ensure-subscriptions.js';
+import { listOurSubscriptions, stateOf } from '../intake/our-subscriptions.js';
+import { SubscriptionStates } from '../intake/subscription-states.js';
 import type { AssessQueue } from './assess-queue.js';
 import { createIntakeQueue, type IntakeJob, type IntakeQueue } from './intake-queue.js';
 import type { IntakeDeps } from './intake-watchdog.js';
@@ -40,23 +42,34 @@ export async function startIntake(input: IntakeStartInput): Promise<RunningIntak
   const { cfg, sources, logger } = input;
   const queue = createIntakeQueue(input.redis, cfg.QUEUE_PREFIX);
   const endpoint = cfg.PUBLIC_URL ? `${cfg.PUBLIC_URL.replace(/\/$/, '')}/notify` : undefined;
+  const manageable = (name: string) => {
+    const entry = sources.get(name);
+    return entry.source.subscription.manage && endpoint ? { ...entry, endpoint } : undefined;
+  };
   const repair = async (name: string) => {
-    const { source, client } = sources.get(name);
-    if (!source.subscription.manage || !endpoint) return;
-    const ensure = {
-      client,
-      source,
-      endpoint,
+    const managed = manageable(name);
+    if (!managed) return;
+    const r = await ensureSourceSubscriptions({
+      client: managed.client,
+      source: managed.source,
+      endpoint: managed.endpoint,
       watchedTypes: input.watchedTypes,
       redis: input.redis,
       prefix: cfg.QUEUE_PREFIX,
-    };
-    const r = await ensureSourceSubscriptions(ensure);
-    for (const s of r.subscriptions)
-      logger.info(
-        { source: name, kind: r.kind, subscription: s.id, criteria: s.criteria, action: s.action },
-        'subscription ensured',
-      );
+    });
+    logEnsured(logger, name, r.kind, r.subscriptions);
+  };
+  // The watchdog's regular look at the managed Subscriptions: record what the EHR says (for /readyz)
+  // and repair any that stopped delivering (error, off, deleted).
+  const checkSubscriptions = async (name: string) => {
+    const managed = manageable(name);
+    if (!managed) return;
+    const found = await listOurSubscriptions(managed.client, managed.endpoint);
+    await new SubscriptionStates(input.redis, cfg.QUEUE_PREFIX).save(name, found.map(stateOf));
+    const wanted = input.watchedTypes.length;
+    if (found.length === 0 || found.some((s) => s.status !== 'active') || (found.length < wanted && isClassic(found))) {
+      await repair(name);
+    }
   };
   const deps: IntakeDeps = {
     sources,
@@ -70,6 +83,7 @@ export async function startIntake(input: IntakeStartInput): Promise<RunningIntak
     intakeQueue: queue,
     gapGraceMs: cfg.GAP_GRACE_MS,
     repairSubscriptions: repair,
+    checkSubscriptions,
   };
   for (const { source } of sources.all()) await syncSchedulers(queue, source);
   if (input.roles.http) for (const { source } of sources.all()) await repair(source.name);
@@ -103,4 +117,26 @@ export async function syncSchedulers(queue: IntakeQueue, source: Source): Promis
     kind: 'watchdog',
     source: name,
   });
+}
+
+/** Classic criteria Subscriptions come one per watched type; a Backport one covers them all. */
+function isClassic(subs: { criteria?: string }[]): boolean {
+  return subs.every((s) => !s.criteria?.startsWith('http'));
+}
+
+/**
+ * One line per Subscription; a managed Subscription that is not active is an error with what to do,
+ * because nothing it covers will be assessed until it delivers (reconciliation polls, on by default
+ * with managed Subscriptions, still catch the changes, one poll interval late).
+ */
+function logEnsured(logger: Logger, source: string, kind: string, subs: EnsuredSubscription[]): void {
+  for (const s of subs) {
+    const fields = { source, kind, subscription: s.id, criteria: s.criteria, action: s.action, status: s.status };
+    if (s.status === 'active') logger.info({ ...fields, activatedBy: s.activatedBy }, 'subscription ensured');
+    else
+      logger.error(
+        { ...fields, error: s.error },
+        'subscription is not active, so the EHR will not notify us: check that the EHR can reach PUBLIC_URL/notify and that our credentials may write Subscription, then run `fhir-assess subscriptions --repair`',
+      );
+  }
 }

@@ -14,6 +14,8 @@ export interface IntakeDeps extends EventDeps {
   gapGraceMs: number;
   /** Repairs the source's Subscriptions (status error/off); absent when they are not managed. */
   repairSubscriptions?: (source: string) => Promise<void>;
+  /** Reads the source's managed Subscriptions, records their state and repairs those not delivering. */
+  checkSubscriptions?: (source: string) => Promise<void>;
 }
 
 /** What one watchdog run found for one subscription. */
@@ -36,6 +38,12 @@ export async function runWatchdog(deps: IntakeDeps, source: string, now = Date.n
   const ledger = new EventLedger(deps.redis, deps.keyPrefix);
   const heartbeatSeconds = deps.sources.get(source).source.subscription.heartbeatSeconds;
   const findings: WatchdogFinding[] = [];
+  await deps.checkSubscriptions?.(source).catch((err: Error) => {
+    deps.logger.warn(
+      { source, err: err.message },
+      'could not check our Subscriptions on the EHR; next watchdog run retries',
+    );
+  });
   for (const sub of await ledger.subscriptions(source)) {
     const finding: WatchdogFinding = { subscriptionId: sub, gapsScheduled: 0 };
     for (const gap of await ledger.openGaps(source, sub)) {
