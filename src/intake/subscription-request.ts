@@ -4,6 +4,8 @@ import type { Subscription } from '@medplum/fhirtypes';
 export const PATIENT_DATA_TOPIC = 'http://fhir-assess.dev/SubscriptionTopic/patient-data-changed';
 
 const BACKPORT = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition';
+/** HAPI sends deletes (`DELETE {endpoint}/{Type}/{id}`) only with this channel extension set. */
+const HAPI_SEND_DELETES = 'http://hapifhir.io/fhir/StructureDefinition/subscription-send-delete-messages';
 /** Medplum's Subscription extension holding the HMAC secret of `X-Signature`. */
 const MEDPLUM_SECRET = 'https://www.medplum.com/fhir/StructureDefinition/subscription-secret';
 
@@ -37,6 +39,8 @@ export function subscriptionResource(
         endpoint,
         header,
         payload: spec.payload === 'full-resource' ? 'application/fhir+json' : undefined,
+        // A deleted lab value changes the record: ask HAPI for deletes too (other servers ignore it).
+        extension: [{ url: HAPI_SEND_DELETES, valueBoolean: true }],
       },
     };
   }
