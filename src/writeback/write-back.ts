@@ -8,7 +8,9 @@ import { type AssessmentToWrite, type PlannedEntry, planWriteBack, toTransaction
 import { findPreviousImpression } from './previous-impression.js';
 import { WriteBackKeys } from './redis-keys.js';
 import { type LockOptions, withLock } from './redis-lock.js';
+import type { ReturnPolicy } from './return-preference.js';
 import {
+  isTooLarge,
   isTransactionRefused,
   markTransactionsRefused,
   sendSequential,
@@ -42,6 +44,8 @@ export interface WriteBackDeps {
   source: string;
   shadowRetentionDays?: number;
   lock?: LockOptions;
+  /** `Prefer: return=` policy of the writes (default adaptive; see return-preference.ts). */
+  returnPolicy?: ReturnPolicy;
 }
 
 export interface WriteBackResult {
@@ -93,7 +97,12 @@ export async function writeBack(
   const entries = planned
     .filter((e) => !deviceRefs.has(e.fullUrl))
     .map((e) => ({ ...e, resource: withResolvedRefs(e.resource, deviceRefs) }));
-  const sent = await withLock(deps.redis, keys.assessmentLock(a.key), () => send(client, entries), deps.lock);
+  const sent = await withLock(
+    deps.redis,
+    keys.assessmentLock(a.key),
+    () => send(client, entries, deps.returnPolicy),
+    deps.lock,
+  );
   return {
     mode: input.mode,
     via: sent.via,
@@ -108,16 +117,20 @@ export async function writeBack(
 async function send(
   client: FhirClient,
   entries: PlannedEntry[],
+  policy: ReturnPolicy | undefined,
 ): Promise<{ via: 'transaction' | 'sequential'; written: WrittenEntry[] }> {
   if (await supportsTransactions(client)) {
     try {
-      return { via: 'transaction', written: await sendTransaction(client, entries) };
+      return { via: 'transaction', written: await sendTransaction(client, entries, policy) };
     } catch (err) {
-      if (!isTransactionRefused(err)) throw err;
-      markTransactionsRefused(client);
+      // Too large (Medplum: over 1 MB): this plan goes as single creates; smaller ones still go as transactions.
+      if (!isTooLarge(err)) {
+        if (!isTransactionRefused(err)) throw err;
+        markTransactionsRefused(client);
+      }
     }
   }
-  return { via: 'sequential', written: await sendSequential(client, entries) };
+  return { via: 'sequential', written: await sendSequential(client, entries, policy) };
 }
 
 async function keepInShadow(
