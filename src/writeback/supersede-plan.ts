@@ -76,6 +76,8 @@ export function chooseSuperseded(
     subject: found?.subject ?? {},
     identifier: [{ system: ASSESSMENT_ID_SYSTEM, value: current.identifier }],
     date: found?.date ?? current.date,
+    // When a newer one wins over this one, its results are withdrawn too.
+    prognosisReference: [...current.risks.values()].map((reference) => ({ reference })),
   };
   const others = impressions.filter(
     (ci) => !hasIdentifier(ci, current.identifier) && isOurs(ci) && ci.status === 'in-progress' && ci.id,
@@ -155,7 +157,7 @@ export function concludedImpression(ci: ClinicalImpression, d: SupersedeDecision
       {
         authorString: 'fhir-assess',
         time: now.toISOString(),
-        text: `Superseded by ${d.winner} (a newer assessment by the same model); its preliminary RiskAssessments were withdrawn (cancelled). Not confirmed by a clinician.`,
+        text: `Superseded by ${d.winner} (a newer assessment by the same model); those of its RiskAssessments still preliminary were withdrawn (cancelled); confirmed ones are left as they are.`,
       },
     ],
   };

@@ -2,6 +2,7 @@ import type { Bundle, ClinicalImpression, Device, Reference, Resource } from '@m
 import { type FhirClient, FhirHttpError } from '../fhir/fhir-client.js';
 import { createOne } from './create-one.js';
 import { entryStatus, readTransactionReply } from './reply-entries.js';
+import { preferenceFor, type ReturnPolicy } from './return-preference.js';
 import { isTooLarge, isTransactionRefused, markTransactionsRefused, supportsTransactions } from './send.js';
 import {
   type CurrentAssessment,
@@ -25,6 +26,7 @@ export interface SupersedeInput {
   current: CurrentAssessment;
   serviceDevice: Reference<Device>;
   now: Date;
+  policy?: ReturnPolicy;
 }
 
 export interface SupersedeResult {
@@ -156,7 +158,9 @@ async function writeUpdates(
       ],
     };
     try {
-      const reply = await client.exchange<Bundle>('POST', '', bundle, { Prefer: 'return=minimal' });
+      // The learned preference: an EHR that answers return=minimal with nothing gets asked for the entries.
+      const prefer = preferenceFor(client, 'transaction', input.policy);
+      const reply = await client.exchange<Bundle>('POST', '', bundle, { Prefer: `return=${prefer}` });
       const sent = (bundle.entry ?? []).map((e) => ({
         fullUrl: '',
         ifNoneExist: '',

@@ -130,6 +130,7 @@ async function writeLive(
     current: currentAssessment(a, entries, sent.written, ownIdentifier),
     serviceDevice: { reference: serviceDevice },
     now: a.now,
+    policy: deps.returnPolicy,
   });
   return {
     mode: a.mode,
