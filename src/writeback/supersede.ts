@@ -74,7 +74,7 @@ export async function supersedePrevious(client: FhirClient, input: SupersedeInpu
     }
   } catch (err) {
     if (err instanceof FhirHttpError && !err.retryable && !isConflict(err)) {
-      return { superseded: [], skipped: `EHR refused the update (HTTP ${err.status}): ${err.message}` };
+      return { superseded: [], skipped: `EHR refused the update (HTTP ${err.status} on ${err.url})` };
     }
     throw err;
   }
