@@ -78,14 +78,16 @@ export async function sendTransaction(
 }
 
 /**
- * True when the EHR refused the request for its size: HTTP 413, or (Medplum, 1 MB limit) a 400
- * whose OperationOutcome says "File too large". The ordered single creates are each far smaller.
+ * True when the EHR refused the transaction for its size: HTTP 413, or a 400 whose OperationOutcome
+ * says so: Medplum answers bodies over its 1 MB limit with "File too large", and its fhir-router
+ * refuses a strict-isolation transaction (one with conditional creates) of more than 8 entries
+ * ("... has too many entries"). The ordered single creates are each far smaller.
  */
 export function isTooLarge(err: unknown): boolean {
   if (!(err instanceof FhirHttpError)) return false;
   if (err.status === 413) return true;
   const text = (err.outcome.issue ?? []).map((i) => `${i.details?.text ?? ''} ${i.diagnostics ?? ''}`).join(' ');
-  return err.status === 400 && /\b(file|entity|payload|request|body) too large\b/i.test(text);
+  return err.status === 400 && /\b(?:(?:file|entity|payload|request|body) too large|too many entries)\b/i.test(text);
 }
 
 /**

@@ -218,6 +218,23 @@ describe('write-back reply shapes the wire is reshaped into', () => {
           400,
         ),
     ],
+    [
+      'Medplum 400 "too many entries"',
+      () =>
+        json(
+          {
+            resourceType: 'OperationOutcome',
+            issue: [
+              {
+                severity: 'error',
+                code: 'invalid',
+                details: { text: 'Transaction requires strict isolation but has too many entries' },
+              },
+            ],
+          },
+          400,
+        ),
+    ],
   ])(
     'When a transaction is refused as too large (%s), Then that plan goes as ordered single creates, and later ones still as transactions',
     async (name, refusal) => {
