@@ -149,9 +149,9 @@ async function writeUpdates(
       resourceType: 'Bundle',
       type: 'transaction',
       entry: [
-        ...updates.map((u) => ({
+        ...updates.map((u, i) => ({
           resource: u.resource,
-          request: { method: 'PUT' as const, url: targets[updates.indexOf(u)], ifMatch: ifMatch(u) },
+          request: { method: 'PUT' as const, url: targets[i], ifMatch: ifMatch(u) },
         })),
         // Atomic with the updates, so no condition: it exists exactly when they were committed.
         { resource: provenance, request: { method: 'POST' as const, url: 'Provenance' } },
