@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { ClinicalImpression, RiskAssessment } from '@medplum/fhirtypes';
+import type { ClinicalImpression, Meta, RiskAssessment } from '@medplum/fhirtypes';
 import { ASSESSMENT_ID_SYSTEM } from '../writeback/ai-transparency.js';
+import { SUPERSEDED_TAG } from '../writeback/supersede-plan.js';
 
 /** A CDS Hooks card (cds-hooks.hl7.org, Card attributes). */
 export interface CdsCard {
@@ -30,14 +31,31 @@ export function isOurs(r: { identifier?: { system?: string }[] }): boolean {
   return !!r.identifier?.some((i) => i.system === ASSESSMENT_ID_SYSTEM);
 }
 
+/** RiskAssessment statuses that carry a result standing now (cancelled/entered-in-error/registered/unknown do not). */
+const SHOWN_RISK_STATUSES = new Set(['preliminary', 'final', 'amended', 'corrected']);
+const SHOWN_IMPRESSION_STATUSES = new Set(['in-progress', 'completed']);
+
+const superseded = (meta: Meta | undefined) =>
+  !!meta?.tag?.some((t) => t.system === SUPERSEDED_TAG.system && t.code === SUPERSEDED_TAG.code);
+
 /**
- * Cards from the latest AI assessments: one per calculator (its newest RiskAssessment), and one info
- * card when the newest ClinicalImpression computed nothing (inputs missing). Reads only what the
- * write-back stored; nothing is computed here.
+ * True for a result that is current: ours, not withdrawn (cancelled, entered-in-error) and not
+ * superseded by a newer assessment of its model (see docs/writeback.md "Superseding").
+ */
+export function isCurrent(r: RiskAssessment | ClinicalImpression): boolean {
+  const shown = r.resourceType === 'RiskAssessment' ? SHOWN_RISK_STATUSES : SHOWN_IMPRESSION_STATUSES;
+  return isOurs(r) && shown.has(r.status ?? '') && !superseded(r.meta);
+}
+
+/**
+ * Cards from the current AI assessments: one per calculator (its newest current RiskAssessment), and
+ * one info card when the newest current ClinicalImpression computed nothing (inputs missing).
+ * Superseded, cancelled and entered-in-error ones never show. Reads only what the write-back
+ * stored; nothing is computed here.
  */
 export function buildCards(risks: RiskAssessment[], impressions: ClinicalImpression[], ehrBase: string): CdsCard[] {
-  const ours = risks.filter(isOurs).sort(byNewest((r) => r.occurrenceDateTime ?? r.meta?.lastUpdated));
-  const ourImpressions = impressions.filter(isOurs).sort(byNewest((c) => c.date ?? c.meta?.lastUpdated));
+  const ours = risks.filter(isCurrent).sort(byNewest((r) => r.occurrenceDateTime ?? r.meta?.lastUpdated));
+  const ourImpressions = impressions.filter(isCurrent).sort(byNewest((c) => c.date ?? c.meta?.lastUpdated));
   const latest = new Map<string, RiskAssessment>();
   for (const r of ours) {
     const calculator = r.method?.coding?.[0]?.code ?? 'model';

@@ -96,11 +96,19 @@ export async function assessPatient(
         model: `${model.id}@${model.version}`,
         created: result.created,
         existing: result.existing,
+        superseded: result.superseded.length,
         mode: result.mode,
         truncated: record.truncated,
       },
       'assessment written',
     );
+    if (result.supersedeSkipped) {
+      // The new assessment is written; only the withdrawal of the older one was refused (ids only in the message).
+      deps.logger.warn(
+        { patientId, model: `${model.id}@${model.version}`, reason: result.supersedeSkipped },
+        'older preliminary results not superseded: the EHR refused the update',
+      );
+    }
     assessments.push({ ...base, key, written: result.written, created: result.created });
   }
   return { assessments };

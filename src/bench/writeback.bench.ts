@@ -9,11 +9,13 @@ import { FhirClient } from '../fhir/fhir-client.js';
 import { createEmbeddedModel } from '../models/embedded-model.js';
 import { recordFromBundle } from '../models/record-from-bundle.js';
 import { PROJECT_ROOT } from '../paths.js';
+import type { EhrQuirks } from '../sandbox/ehr-quirks.js';
 import { startSandbox } from '../sandbox/index.js';
 import { assessmentKey } from '../writeback/idempotency-key.js';
 import { planWriteBack } from '../writeback/plan.js';
 import { getProfile, PROFILES_DIR, profileFiles } from '../writeback/profiles/profiles.js';
 import { regenerateProfiles } from '../writeback/profiles/regenerate.js';
+import type { ReturnPolicy } from '../writeback/return-preference.js';
 import { validatePlan } from '../writeback/validate.js';
 import { type WriteBackInput, writeBack } from '../writeback/write-back.js';
 import type { Bench } from './bench.js';
@@ -30,6 +32,8 @@ interface Wire {
   requests: number;
   sent: number;
   received: number;
+  /** Wall time, ms. */
+  ms: number;
 }
 
 /** A fetch that counts round trips and body bytes (request bodies as sent, response bodies as received). */
@@ -43,25 +47,46 @@ function countingFetch(wire: Wire): typeof fetch {
   };
 }
 
-/** One EHR flavour: the per-assessment wire cost when cold (first), steady, and for a duplicate delivery. */
-async function wireCost(redisUrl: string, rejectTransactions: boolean) {
-  const sandbox = await startSandbox({ logger: false, quirks: { rejectTransactions } });
+/** How the sandbox answers `Prefer: return=minimal` (see EhrQuirks.minimalReply), and whether it takes transactions. */
+interface Flavour {
+  name: string;
+  quirks: EhrQuirks;
+}
+
+const FLAVOURS: Flavour[] = [
+  { name: 'ignores minimal (sandbox default)', quirks: {} },
+  { name: 'empty body (Medplum)', quirks: { minimalReply: 'empty' } },
+  { name: 'no resources (HAPI)', quirks: { minimalReply: 'no-resources' } },
+];
+const POLICIES: ReturnPolicy[] = ['minimal', 'representation', 'adaptive'];
+
+type Cost = Awaited<ReturnType<typeof wireCost>>;
+
+/**
+ * One EHR flavour and Prefer policy: the per-assessment wire cost when cold (first), steady (a new
+ * assessment of the same patient each time: a changed record, so each also supersedes the previous
+ * one), and for a duplicate delivery (replay).
+ */
+async function wireCost(redisUrl: string, quirks: EhrQuirks, policy: ReturnPolicy) {
+  const sandbox = await startSandbox({ logger: false, quirks });
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
-  const prefix = `bench-wb-${process.pid}-${Date.now()}-${rejectTransactions ? 'seq' : 'tx'}`;
+  const prefix = `bench-wb-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
   try {
     await sandbox.loadFile(FIXTURE);
     const patientId = [...sandbox.repo.resourcesOf('Patient')][0].id;
     const input = await assessmentInput(new FhirClient({ baseUrl: sandbox.baseUrl }), patientId);
-    const wire: Wire = { requests: 0, sent: 0, received: 0 };
+    const wire: Wire = { requests: 0, sent: 0, received: 0, ms: 0 };
     const client = new FhirClient({ baseUrl: sandbox.baseUrl, fetch: countingFetch(wire) });
-    const deps = { redis, keyPrefix: prefix, source: 'bench' };
+    const deps = { redis, keyPrefix: prefix, source: 'bench', returnPolicy: policy };
     const measure = async (runs: number, key: (i: number) => string) => {
       const before = { ...wire };
       const deadline = Date.now() + PHASE_LIMIT_MS;
+      const t0 = performance.now();
       let n = 0;
       let via = '';
       for (; n < runs && Date.now() < deadline; n++)
         via = (await writeBack(client, { ...input, key: key(n) }, deps)).via;
+      wire.ms += performance.now() - t0;
       return { via, per: perRun(before, wire, n) };
     };
     const first = await measure(1, () => `${input.key}-first`);
@@ -80,6 +105,7 @@ function perRun(before: Wire, after: Wire, n: number): Wire {
     requests: (after.requests - before.requests) / n,
     sent: (after.sent - before.sent) / n,
     received: (after.received - before.received) / n,
+    ms: (after.ms - before.ms) / n,
   };
 }
 
@@ -163,38 +189,59 @@ function snapshotCost(log: (l: string) => void): Record<string, number> {
   return { snapshotGenerateMs: Math.round(generateMs), snapshotLoadMs: Number(loadMs.toFixed(1)) };
 }
 
-function wireTable(rows: [string, Awaited<ReturnType<typeof wireCost>>][], log: (l: string) => void): void {
+function wireTable(rows: [string, string, Cost][], log: (l: string) => void): void {
   log('\nEHR wire cost per assessment (1 RiskAssessment + ClinicalImpression + Provenance; loopback sandbox)');
-  log('| EHR | sent as | phase | round trips | bytes sent | bytes received |');
-  log('|---|---|---|---:|---:|---:|');
-  for (const [name, r] of rows) {
+  log(
+    '| EHR answers return=minimal with | Prefer | sent as | phase | round trips | bytes sent | bytes received | ms |',
+  );
+  log('|---|---|---|---|---:|---:|---:|---:|');
+  for (const [name, policy, r] of rows) {
     for (const [phase, m] of Object.entries(r)) {
       const w = m.per;
       log(
-        `| ${name} | ${m.via} | ${phase} | ${w.requests.toFixed(1)} | ${w.sent.toFixed(0)} | ${w.received.toFixed(0)} |`,
+        `| ${name} | ${policy} | ${m.via} | ${phase} | ${w.requests.toFixed(1)} | ${w.sent.toFixed(0)} | ${w.received.toFixed(0)} | ${w.ms.toFixed(1)} |`,
       );
     }
   }
-  log('first = cold (CapabilityStatement read and Device conditional creates included); steady = new assessments;');
-  log('replay = the same assessment delivered again (conditional creates find everything, nothing is created).');
+  log('first = cold (CapabilityStatement read and Device conditional creates included); steady = a new assessment');
+  log('of the same patient each time (the record changed: it also supersedes the previous one); replay = the same');
+  log('assessment delivered again (conditional creates find everything, nothing is created or superseded).');
 }
 
 export const bench: Bench = {
   name: 'writeback',
-  title: 'write-back: round trips and bytes per assessment (transaction vs fallback), validation µs (profile vs base)',
+  title:
+    'write-back: round trips, bytes and ms per assessment by EHR reply shape and Prefer policy (transaction vs fallback), validation µs (profile vs base)',
   async run(log) {
     loadFhirDefinitions();
     const redis = await redisForDemo();
     try {
-      const tx = await wireCost(redis.url, false);
-      const seq = await wireCost(redis.url, true);
-      wireTable(
-        [
-          ['transactions', tx],
-          ['no transactions', seq],
-        ],
-        log,
-      );
+      const rows: [string, string, Cost][] = [];
+      const cost: Record<string, Cost> = {};
+      for (const f of FLAVOURS) {
+        for (const policy of POLICIES) {
+          const c = await wireCost(redis.url, f.quirks, policy);
+          rows.push([f.name, policy, c]);
+          cost[`${f.quirks.minimalReply ?? 'default'}:${policy}`] = c;
+        }
+      }
+      const seq = await wireCost(redis.url, { rejectTransactions: true, minimalReply: 'empty' }, 'adaptive');
+      rows.push(['empty body, no transactions', 'adaptive', seq]);
+      wireTable(rows, log);
+      const tx = cost['default:adaptive'];
+      const steady = (k: string) => cost[k].steady.per;
+      const ratios: Record<string, number> = {};
+      for (const shape of ['default', 'empty', 'no-resources']) {
+        const min = steady(`${shape}:minimal`);
+        const rep = steady(`${shape}:representation`);
+        const ada = steady(`${shape}:adaptive`);
+        ratios[`${shape}RoundTripsMinimal`] = min.requests;
+        ratios[`${shape}RoundTripsRepresentation`] = rep.requests;
+        ratios[`${shape}RoundTripsAdaptive`] = ada.requests;
+        ratios[`${shape}ReceivedMinimalOverRepresentation`] = Number((min.received / rep.received).toFixed(2));
+        ratios[`${shape}ReceivedAdaptiveOverRepresentation`] = Number((ada.received / rep.received).toFixed(2));
+        ratios[`${shape}MsMinimalOverRepresentation`] = Number((min.ms / rep.ms).toFixed(2));
+      }
       const input = await (async () => {
         const sandbox = await startSandbox({ logger: false });
         await sandbox.loadFile(FIXTURE);
@@ -204,6 +251,7 @@ export const bench: Bench = {
         return out;
       })();
       return {
+        ...ratios,
         roundTripsTransaction: tx.steady.per.requests,
         roundTripsFallback: seq.steady.per.requests,
         roundTripsFallbackOverTransaction: Number((seq.steady.per.requests / tx.steady.per.requests).toFixed(2)),

@@ -48,6 +48,17 @@ export interface FhirClientStats {
   reauthenticated: number;
 }
 
+/** One EHR answer with what a write needs besides the body (which may be empty: `Prefer: return=minimal`). */
+export interface FhirReply<T> {
+  status: number;
+  /** Parsed JSON body; undefined when the body was empty. */
+  body?: T;
+  /** `Location` (or, failing that, `Content-Location`) header. */
+  location?: string;
+  /** `ETag` header, e.g. `W/"3"`. */
+  etag?: string;
+}
+
 const FHIR_JSON = 'application/fhir+json';
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
@@ -175,6 +186,16 @@ export class FhirClient {
     body?: unknown,
     headers: Record<string, string> = {},
   ): Promise<T> {
+    return (await this.exchange<T>(method, pathOrUrl, body, headers)).body as T;
+  }
+
+  /** {@link request}, answering with the HTTP status and the Location/ETag headers as well as the body. */
+  async exchange<T>(
+    method: string,
+    pathOrUrl: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<FhirReply<T>> {
     const url = this.guard.resolve(pathOrUrl);
     let reauthenticated = false;
     for (let attempt = 1; ; attempt++) {
@@ -206,7 +227,12 @@ export class FhirClient {
     return connectionFailure(err) ? backoffMs(this.policy, attempt) : undefined;
   }
 
-  private async once<T>(method: string, url: URL, body: unknown, headers: Record<string, string>): Promise<T> {
+  private async once<T>(
+    method: string,
+    url: URL,
+    body: unknown,
+    headers: Record<string, string>,
+  ): Promise<FhirReply<T>> {
     const authorization = await this.auth.authorization();
     this.stats.requests++;
     const res = await this.fetchImpl(url, {
@@ -232,7 +258,8 @@ export class FhirClient {
       error.retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
       throw error;
     }
-    return json as T;
+    const location = res.headers.get('location') ?? res.headers.get('content-location') ?? undefined;
+    return { status: res.status, body: json as T | undefined, location, etag: res.headers.get('etag') ?? undefined };
   }
 }
 

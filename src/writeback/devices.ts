@@ -1,6 +1,7 @@
 import type { Device, Reference } from '@medplum/fhirtypes';
 import type { Redis } from 'ioredis';
 import type { FhirClient } from '../fhir/fhir-client.js';
+import { createOne } from './create-one.js';
 import { identifierToken } from './map-devices.js';
 import type { WriteBackKeys } from './redis-keys.js';
 import { type LockOptions, withLock } from './redis-lock.js';
@@ -35,8 +36,10 @@ export async function ensureDevice(
     async () => {
       const again = await redis.get(cacheKey);
       if (again) return { reference: again };
-      const saved = await client.create(device, `identifier=${encodeURIComponent(token)}`);
-      const reference = `Device/${saved.id}`;
+      const { reference } = await createOne(client, {
+        resource: device,
+        ifNoneExist: `identifier=${encodeURIComponent(token)}`,
+      });
       await redis.set(cacheKey, reference, 'EX', DEVICE_REF_TTL_S);
       return { reference };
     },

@@ -17,9 +17,14 @@ export class WriteBackKeys {
     return `${this.prefix}:writeback:${short(this.baseUrl)}`;
   }
 
-  /** Mutex around one assessment's write (its key is already a sha-256). */
-  assessmentLock(assessmentKey: string): string {
-    return `${this.scope}:lock:${assessmentKey}`;
+  /**
+   * Mutex around one patient's write-back for one model: the previous-impression search, the write
+   * and the superseding of the model's older results happen as one step, so two workers (retries,
+   * duplicates, or two record changes close together) never both chain to, or both withdraw, the same
+   * previous assessment. It covers every assessment key of the pair, so it also serialises duplicates.
+   */
+  patientModelLock(patientId: string, modelId: string): string {
+    return `${this.scope}:lock:${short(`${patientId}|${modelId}`)}`;
   }
 
   /** Mutex around the conditional create of one Device identifier. */

@@ -1,14 +1,13 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { type FhirClient, FhirHttpError } from '../fhir/fhir-client.js';
+import { createOne, type WrittenEntry } from './create-one.js';
+import { findByConditions } from './find-written.js';
 import { type PlannedEntry, toTransaction } from './plan.js';
+import { readTransactionReply } from './reply-entries.js';
+import { learnFromReply, preferenceFor, type ReturnPolicy } from './return-preference.js';
+import { createdNow } from './run-time.js';
 
-/** One resource the EHR holds after a write-back step. */
-export interface WrittenEntry {
-  /** `Type/id` */
-  reference: string;
-  /** True: created now; false: found (an earlier attempt or a racing worker wrote it); undefined: not known. */
-  created?: boolean;
-}
+export type { WrittenEntry } from './create-one.js';
 
 /** HTTP statuses with which an EHR says "no transactions here" (405/501), or has no such endpoint (404). */
 const REFUSED_STATUSES = new Set([404, 405, 501]);
@@ -44,32 +43,51 @@ export function markTransactionsRefused(client: FhirClient): void {
   support.set(client, Promise.resolve(false));
 }
 
-/** Sends the plan as one transaction; every entry must come back 200 (found) or 201 (created). */
-export async function sendTransaction(client: FhirClient, entries: PlannedEntry[]): Promise<WrittenEntry[]> {
-  // return=minimal: only status and location are needed back (servers that ignore it send the resources).
-  const response = await client.request<Bundle>('POST', '', toTransaction(entries), { Prefer: 'return=minimal' });
-  if ((response.entry ?? []).length !== entries.length) {
-    throw new Error(`transaction response has ${response.entry?.length ?? 0} entries for ${entries.length} sent`);
-  }
-  const out: WrittenEntry[] = [];
-  for (const [i, e] of (response.entry ?? []).entries()) {
-    const status = e.response?.status ?? '';
-    if (!/^20[01]/.test(status)) {
-      throw new Error(`write-back entry ${i} (${entries[i].resource.resourceType}) failed with status ${status}`);
+/**
+ * Sends the plan as one transaction and returns, per entry, what the EHR holds. Every reply shape
+ * FHIR allows works (see reply-entries.ts); entries the reply leaves unknown are looked up by their
+ * conditions in one batch of searches. A 2xx transaction is atomic, so an entry not found then is a
+ * real inconsistency: a retryable error. An entry the EHR reports as failed throws WriteBackEntryError.
+ */
+export async function sendTransaction(
+  client: FhirClient,
+  entries: PlannedEntry[],
+  policy?: ReturnPolicy,
+): Promise<WrittenEntry[]> {
+  const prefer = preferenceFor(client, 'transaction', policy);
+  const reply = await client.exchange<Bundle>('POST', '', toTransaction(entries), { Prefer: `return=${prefer}` });
+  const known = readTransactionReply(reply.body, entries);
+  const unknown = entries.filter((_, i) => !known[i].reference);
+  learnFromReply(client, 'transaction', prefer, unknown.length === 0, policy);
+  const found = await findByConditions(client, unknown);
+  let next = 0;
+  return entries.map((entry, i) => {
+    const k = known[i];
+    const byStatus = k.status === 201 ? true : k.status === 200 ? false : undefined;
+    if (k.reference)
+      return { reference: k.reference, created: byStatus ?? (k.resource && createdNow(entry.resource, k.resource)) };
+    const match = found[next++];
+    if (!match) {
+      const type = entry.resource.resourceType;
+      throw new Error(
+        `EHR answered ${reply.status} to the transaction, but its ${type} (${entry.ifNoneExist}) is not there; will retry`,
+      );
     }
-    const loc = e.response?.location ?? (e.resource?.id ? `${e.resource.resourceType}/${e.resource.id}` : undefined);
-    const reference = loc ? toTypeId(loc) : await findExisting(client, entries[i]);
-    out.push({ reference, created: status.startsWith('201') });
-  }
-  return out;
+    return { reference: `${match.resourceType}/${match.id}`, created: byStatus ?? createdNow(entry.resource, match) };
+  });
 }
 
-/** A found (200) entry may come back with neither location nor resource: look it up by its condition. */
-async function findExisting(client: FhirClient, entry: PlannedEntry): Promise<string> {
-  const type = entry.resource.resourceType;
-  const [match] = await client.searchAll<Resource>(`${type}?${entry.ifNoneExist}`);
-  if (!match?.id) throw new Error(`transaction said ${type} exists, but ${entry.ifNoneExist} finds nothing`);
-  return `${type}/${match.id}`;
+/**
+ * True when the EHR refused the transaction for its size: HTTP 413, or a 400 whose OperationOutcome
+ * says so: Medplum answers bodies over its 1 MB limit with "File too large", and its fhir-router
+ * refuses a strict-isolation transaction (one with conditional creates) of more than 8 entries
+ * ("... has too many entries"). The ordered single creates are each far smaller.
+ */
+export function isTooLarge(err: unknown): boolean {
+  if (!(err instanceof FhirHttpError)) return false;
+  if (err.status === 413) return true;
+  const text = (err.outcome.issue ?? []).map((i) => `${i.details?.text ?? ''} ${i.diagnostics ?? ''}`).join(' ');
+  return err.status === 400 && /\b(?:(?:file|entity|payload|request|body) too large|too many entries)\b/i.test(text);
 }
 
 /**
@@ -78,15 +96,17 @@ async function findExisting(client: FhirClient, entry: PlannedEntry): Promise<st
  * references rewritten to the ids the EHR gave the earlier ones. Every step is a conditional create,
  * so re-running the whole sequence after a crash at any step finds what exists and creates the rest.
  */
-export async function sendSequential(client: FhirClient, entries: PlannedEntry[]): Promise<WrittenEntry[]> {
+export async function sendSequential(
+  client: FhirClient,
+  entries: PlannedEntry[],
+  policy?: ReturnPolicy,
+): Promise<WrittenEntry[]> {
   const ids = new Map<string, string>();
   const out: WrittenEntry[] = [];
   for (const entry of entries) {
-    const resource = withResolvedRefs(entry.resource, ids);
-    const saved = await client.create(resource, entry.ifNoneExist);
-    const reference = `${saved.resourceType}/${saved.id}`;
-    ids.set(entry.fullUrl, reference);
-    out.push({ reference, created: createdNow(resource, saved) });
+    const written = await createOne(client, { ...entry, resource: withResolvedRefs(entry.resource, ids) }, policy);
+    ids.set(entry.fullUrl, written.reference);
+    out.push(written);
   }
   return out;
 }
@@ -96,23 +116,4 @@ export function withResolvedRefs<T extends Resource>(resource: T, ids: Map<strin
   return JSON.parse(JSON.stringify(resource), (key, value) =>
     key === 'reference' && typeof value === 'string' ? (ids.get(value) ?? value) : value,
   ) as T;
-}
-
-/** Run timestamps we write; they tell "created by this request" from "found from an earlier run". */
-const RUN_TIME_FIELDS = ['occurrenceDateTime', 'date', 'recorded'] as const;
-
-/**
- * A plain conditional create does not say whether it created or found the resource (both may answer
- * with the resource). Our outputs carry this run's timestamp, so equality means created now.
- */
-function createdNow(sent: Resource, saved: Resource): boolean | undefined {
-  const a = sent as unknown as Record<string, unknown>;
-  const b = saved as unknown as Record<string, unknown>;
-  const field = RUN_TIME_FIELDS.find((f) => typeof a[f] === 'string');
-  if (!field) return undefined;
-  return Date.parse(String(a[field])) === Date.parse(String(b[field]));
-}
-
-function toTypeId(location: string): string {
-  return location.replace(/\/_history\/.*$/, '').replace(/^.*?([A-Z][A-Za-z]+\/[^/]+)$/, '$1');
 }

@@ -5,10 +5,12 @@ import type { ModelOutput } from '../models/model.js';
 import { ensureDevice } from './devices.js';
 import type { WriteMode } from './map-resources.js';
 import { type AssessmentToWrite, type PlannedEntry, planWriteBack, toTransaction } from './plan.js';
-import { findPreviousImpression } from './previous-impression.js';
+import { findModelImpressions, findPreviousImpression, previousImpression } from './previous-impression.js';
 import { WriteBackKeys } from './redis-keys.js';
 import { type LockOptions, withLock } from './redis-lock.js';
+import type { ReturnPolicy } from './return-preference.js';
 import {
+  isTooLarge,
   isTransactionRefused,
   markTransactionsRefused,
   sendSequential,
@@ -18,6 +20,8 @@ import {
   withResolvedRefs,
 } from './send.js';
 import { ShadowStore } from './shadow-store.js';
+import { supersedePrevious } from './supersede.js';
+import type { CurrentAssessment } from './supersede-plan.js';
 import { validatePlan } from './validate.js';
 
 export interface WriteBackInput {
@@ -42,6 +46,8 @@ export interface WriteBackDeps {
   source: string;
   shadowRetentionDays?: number;
   lock?: LockOptions;
+  /** `Prefer: return=` policy of the writes (default adaptive; see return-preference.ts). */
+  returnPolicy?: ReturnPolicy;
 }
 
 export interface WriteBackResult {
@@ -57,16 +63,22 @@ export interface WriteBackResult {
   existing: number;
   /** Shadow mode: false when this assessment was already in the shadow store. */
   stored?: boolean;
+  /** `Type/id` of the model's older preliminary results this write withdrew (see supersede.ts). */
+  superseded: string[];
+  /** Why older results that should have been superseded were not (the EHR refused the updates). */
+  supersedeSkipped?: string;
 }
 
 /**
- * Writes one assessment back to the EHR (or, in shadow mode, to the shadow store):
- * 1. looks up the patient's previous ClinicalImpression for the model (a read);
+ * Writes one assessment back to the EHR (or, in shadow mode, to the shadow store). Live, under a
+ * Redis lock on patient + model:
+ * 1. searches the patient's ClinicalImpressions from the model (for `previous` and superseding);
  * 2. plans and validates every resource, Devices included, against its profile: a failure throws
  *    {@link WriteBackValidationError} before anything is written;
  * 3. ensures the model and service Devices (cached id, or a conditional create under a Device lock);
- * 4. under a Redis lock on the assessment key, sends one transaction of conditional creates, or the
- *    ordered single conditional creates when the EHR refuses transactions.
+ * 4. sends one transaction of conditional creates, or the ordered single conditional creates when
+ *    the EHR refuses transactions (or this one as too large);
+ * 5. supersedes the model's older preliminary results (supersede.ts): one current result per model.
  * Conditional creates make a retry or a duplicate notification find the first copies; the lock makes
  * two workers racing on an EHR whose conditional create is not atomic do the same.
  */
@@ -80,11 +92,28 @@ export async function writeBack(
     mode: input.mode === 'final' ? 'final' : 'preliminary', // shadow keeps what preliminary would write
     now: input.now ?? new Date(),
   };
-  const previous = await findPreviousImpression(client, a.patientId, a.output.modelId, `${a.key}-impression`);
-  const planned = planWriteBack(a, { previous });
-  validatePlan(planned, a.mode);
-  if (input.mode === 'shadow') return keepInShadow(a, planned, deps);
+  const ownIdentifier = `${a.key}-impression`;
+  if (input.mode === 'shadow') {
+    const previous = await findPreviousImpression(client, a.patientId, a.output.modelId, ownIdentifier);
+    const planned = planWriteBack(a, { previous });
+    validatePlan(planned, a.mode);
+    return keepInShadow(a, planned, deps);
+  }
   const keys = new WriteBackKeys(deps.keyPrefix, client.baseUrl);
+  const lockKey = keys.patientModelLock(a.patientId, a.output.modelId);
+  return withLock(deps.redis, lockKey, () => writeLive(client, a, deps, keys), deps.lock);
+}
+
+async function writeLive(
+  client: FhirClient,
+  a: AssessmentToWrite,
+  deps: WriteBackDeps,
+  keys: WriteBackKeys,
+): Promise<WriteBackResult> {
+  const ownIdentifier = `${a.key}-impression`;
+  const impressions = await findModelImpressions(client, a.patientId, a.output.modelId);
+  const planned = planWriteBack(a, { previous: previousImpression(impressions, ownIdentifier) });
+  validatePlan(planned, a.mode);
   const deviceRefs = new Map<string, string>();
   for (const d of planned.filter((e) => e.resource.resourceType === 'Device')) {
     const ref = await ensureDevice(client, deps.redis, keys, d.resource as Device, deps.lock);
@@ -93,31 +122,64 @@ export async function writeBack(
   const entries = planned
     .filter((e) => !deviceRefs.has(e.fullUrl))
     .map((e) => ({ ...e, resource: withResolvedRefs(e.resource, deviceRefs) }));
-  const sent = await withLock(deps.redis, keys.assessmentLock(a.key), () => send(client, entries), deps.lock);
+  const sent = await send(client, entries, deps.returnPolicy);
+  const [, serviceDevice] = deviceRefs.values();
+  const supersede = await supersedePrevious(client, {
+    modelId: a.output.modelId,
+    impressions,
+    current: currentAssessment(a, entries, sent.written, ownIdentifier),
+    serviceDevice: { reference: serviceDevice },
+    now: a.now,
+    policy: deps.returnPolicy,
+  });
   return {
-    mode: input.mode,
+    mode: a.mode,
     via: sent.via,
     bundle: toTransaction(entries),
     written: [...deviceRefs.values(), ...sent.written.map((w) => w.reference)],
     created: sent.written.filter((w) => w.created === true).length,
     existing: sent.written.filter((w) => w.created === false).length,
+    superseded: supersede.superseded,
+    supersedeSkipped: supersede.skipped,
   };
+}
+
+/** The assessment as written: its impression's reference and its RiskAssessment per calculator. */
+function currentAssessment(
+  a: AssessmentToWrite,
+  entries: PlannedEntry[],
+  written: WrittenEntry[],
+  identifier: string,
+): CurrentAssessment {
+  const risks = new Map<string, string>();
+  let reference = '';
+  entries.forEach((e, i) => {
+    if (e.resource.resourceType === 'ClinicalImpression') reference = written[i].reference;
+    const calculator = e.resource.resourceType === 'RiskAssessment' && e.resource.method?.coding?.[0]?.code;
+    if (calculator) risks.set(calculator, written[i].reference);
+  });
+  const status = a.mode === 'final' ? 'completed' : 'in-progress';
+  return { identifier, reference, date: a.now.toISOString(), status, risks };
 }
 
 /** Transaction when the EHR takes them; the ordered single creates when it does not or refuses one. */
 async function send(
   client: FhirClient,
   entries: PlannedEntry[],
+  policy: ReturnPolicy | undefined,
 ): Promise<{ via: 'transaction' | 'sequential'; written: WrittenEntry[] }> {
   if (await supportsTransactions(client)) {
     try {
-      return { via: 'transaction', written: await sendTransaction(client, entries) };
+      return { via: 'transaction', written: await sendTransaction(client, entries, policy) };
     } catch (err) {
-      if (!isTransactionRefused(err)) throw err;
-      markTransactionsRefused(client);
+      // Too large (Medplum: over 1 MB): this plan goes as single creates; smaller ones still go as transactions.
+      if (!isTooLarge(err)) {
+        if (!isTransactionRefused(err)) throw err;
+        markTransactionsRefused(client);
+      }
     }
   }
-  return { via: 'sequential', written: await sendSequential(client, entries) };
+  return { via: 'sequential', written: await sendSequential(client, entries, policy) };
 }
 
 async function keepInShadow(
@@ -136,5 +198,5 @@ async function keepInShadow(
     createdAt: a.now.toISOString(),
     bundle,
   });
-  return { mode: 'shadow', via: 'shadow', bundle, written: [], created: 0, existing: 0, stored };
+  return { mode: 'shadow', via: 'shadow', bundle, written: [], created: 0, existing: 0, stored, superseded: [] };
 }

@@ -1,6 +1,8 @@
-import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
+import type { Bundle, ClinicalImpression, Observation, OperationOutcome, RiskAssessment } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CdsCard } from '../../src/api/cds-cards.js';
+import { buildCards, type CdsCard } from '../../src/api/cds-cards.js';
+import { ASSESSMENT_ID_SYSTEM } from '../../src/writeback/ai-transparency.js';
+import { SUPERSEDED_TAG } from '../../src/writeback/supersede-plan.js';
 import { API_KEY, type ApiFixture, ISSUER, startApiFixture } from './api-fixture.js';
 
 const PUBLIC_URL = 'https://cds.test.example';
@@ -180,5 +182,81 @@ describe('CDS Hooks: discovery, patient-view cards, feedback', () => {
     }
     // An API key is accepted too (service accounts, tests).
     expect((await hook(request(f.goffPatientId, { fhirServer: f.sandbox.baseUrl }), key)).status).toBe(200);
+  });
+
+  it('When the record changes and the patient is assessed again, Then only the current assessment shows, from a search or a prefetch that holds the superseded one too', async () => {
+    const patient = `Patient/${f.goffPatientId}`;
+    const before = (await (await hook(request(f.goffPatientId))).json()) as { cards: CdsCard[] };
+    expect(before.cards).toHaveLength(1);
+    // A newer total cholesterol: a new record, so a new assessment supersedes the one on the card.
+    await f.ehr.create({
+      resourceType: 'Observation',
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code: '2093-3' }], text: 'Total Cholesterol' },
+      subject: { reference: patient },
+      effectiveDateTime: '2021-03-20T09:30:00+00:00',
+      valueQuantity: { value: 260, unit: 'mg/dL', system: 'http://unitsofmeasure.org', code: 'mg/dL' },
+    } as Observation);
+    const assessed = await fetch(`${f.service.url}/fhir/${patient}/$assess`, { method: 'POST', headers: key });
+    expect(assessed.status).toBe(200);
+    const risks = await f.ehr.searchAll<RiskAssessment>('RiskAssessment', { subject: patient });
+    expect(risks.map((r) => r.status).sort()).toEqual(['cancelled', 'preliminary']);
+    const currentRa = risks.find((r) => r.status === 'preliminary')!;
+
+    const { cards } = (await (await hook(request(f.goffPatientId))).json()) as { cards: CdsCard[] };
+    expect(cards).toHaveLength(1);
+    expect(cards[0].links?.[0].url).toBe(`${f.sandbox.baseUrl}/RiskAssessment/${currentRa.id}`);
+    expect(cards[0].uuid).not.toBe(before.cards[0].uuid);
+    const prefetch = {
+      riskAssessments: await f.ehr.get<Bundle>('RiskAssessment', { subject: patient }),
+      impressions: await f.ehr.get<Bundle>('ClinicalImpression', { subject: patient }),
+    };
+    expect((prefetch.riskAssessments.entry ?? []).length).toBe(2);
+    const fromPrefetch = (await (await hook(request(f.goffPatientId, { prefetch }))).json()) as { cards: CdsCard[] };
+    expect(fromPrefetch.cards.map((c) => c.uuid)).toEqual([cards[0].uuid]);
+  });
+});
+
+/** Which stored resources make cards: only current ones (pure, on hand-made resources). */
+describe('CDS cards: only the current assessment per calculator', () => {
+  const ra = (id: string, status: RiskAssessment['status'], at: string, tag?: boolean): RiskAssessment => ({
+    resourceType: 'RiskAssessment',
+    id,
+    status,
+    meta: tag ? { tag: [SUPERSEDED_TAG] } : {},
+    identifier: [{ system: ASSESSMENT_ID_SYSTEM, value: `${id}-pce` }],
+    subject: { reference: 'Patient/p' },
+    occurrenceDateTime: at,
+    method: { coding: [{ code: 'pce-2013' }] },
+    prediction: [{ probabilityDecimal: 0.05 }],
+  });
+  const ids = (cards: CdsCard[]) => cards.map((c) => c.links?.[0].url.split('/').pop());
+
+  it('When newer results are cancelled, entered-in-error or tagged superseded, Then the newest current one is the card', () => {
+    const risks = [
+      ra('old', 'final', '2024-01-01T00:00:00Z'),
+      ra('cancelled', 'cancelled', '2024-03-01T00:00:00Z'),
+      ra('in-error', 'entered-in-error', '2024-04-01T00:00:00Z'),
+      ra('tagged', 'preliminary', '2024-05-01T00:00:00Z', true),
+    ];
+    expect(ids(buildCards(risks, [], 'https://ehr'))).toEqual(['old']);
+    expect(ids(buildCards([...risks, ra('new', 'preliminary', '2024-06-01T00:00:00Z')], [], 'https://ehr'))).toEqual([
+      'new',
+    ]);
+    expect(buildCards(risks.slice(1), [], 'https://ehr')).toEqual([]);
+  });
+
+  it('When the newest impression that computed nothing is superseded, Then no "not computed" card shows for it', () => {
+    const ci = (id: string, status: ClinicalImpression['status'], tag: boolean): ClinicalImpression => ({
+      resourceType: 'ClinicalImpression',
+      id,
+      status,
+      meta: tag ? { tag: [SUPERSEDED_TAG] } : {},
+      identifier: [{ system: ASSESSMENT_ID_SYSTEM, value: `${id}-impression` }],
+      subject: { reference: 'Patient/p' },
+      date: '2024-01-01T00:00:00Z',
+    });
+    expect(buildCards([], [ci('gone', 'completed', true)], 'https://ehr')).toEqual([]);
+    expect(buildCards([], [ci('now', 'in-progress', false)], 'https://ehr')).toHaveLength(1);
   });
 });

@@ -66,12 +66,11 @@ async function deleteResource(type: string, id: string): Promise<void> {
   await h.ehr.request('DELETE', `${type}/${id}`);
 }
 
-/** The patient's PCE RiskAssessments, newest first. */
+/** The patient's PCE RiskAssessments, newest run first (not by lastUpdated: superseding updates older ones). */
 async function pceRisks(patientId: string): Promise<RiskAssessment[]> {
   const all = await h.ehr.searchAll<RiskAssessment>('RiskAssessment', { subject: `Patient/${patientId}` });
-  return all
-    .filter((r) => r.method?.coding?.some((c) => c.code === 'pce-2013'))
-    .sort((a, b) => Date.parse(b.meta?.lastUpdated ?? '') - Date.parse(a.meta?.lastUpdated ?? ''));
+  const ran = (r: RiskAssessment) => Date.parse(r.occurrenceDateTime ?? r.meta?.lastUpdated ?? '');
+  return all.filter((r) => r.method?.coding?.some((c) => c.code === 'pce-2013')).sort((a, b) => ran(b) - ran(a));
 }
 
 const cites = (r: RiskAssessment | undefined, obsId: string) =>

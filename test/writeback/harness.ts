@@ -106,3 +106,24 @@ export function countOutputs(sandbox: Sandbox): Record<(typeof OUTPUT_TYPES)[num
 export function storedFor(sandbox: Sandbox, type: string, key: string): Resource[] {
   return [...sandbox.repo.resourcesOf(type)].filter((r) => JSON.stringify(r).includes(key));
 }
+
+/**
+ * Another patient with the Goff patient's record (new ids, references rewritten), stored directly
+ * in the sandbox's repository: a fresh chart per test without a new sandbox.
+ */
+export async function cloneGoffPatient(sandbox: Sandbox, goffId: string): Promise<string> {
+  const source = sandbox.repo.peek<Resource>('Patient', goffId);
+  if (!source) throw new Error(`no Patient/${goffId} to clone`);
+  const { id: _id, meta: _meta, ...patient } = source;
+  const created = await sandbox.repo.createResource(patient as Resource);
+  const from = `Patient/${goffId}`;
+  for (const type of ['Observation', 'Condition', 'MedicationRequest', 'Procedure', 'Encounter']) {
+    for (const r of [...sandbox.repo.resourcesOf(type)]) {
+      const text = JSON.stringify(r);
+      if (!text.includes(`"${from}"`)) continue;
+      const { id: _rid, meta: _rmeta, ...copy } = JSON.parse(text.replaceAll(`"${from}"`, `"Patient/${created.id}"`));
+      await sandbox.repo.createResource(copy as Resource);
+    }
+  }
+  return created.id as string;
+}

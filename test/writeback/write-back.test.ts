@@ -89,7 +89,9 @@ describe('write-back to the sandbox EHR', () => {
     expect(ci.previous).toEqual({ reference: firstImpression });
     expect(errorsOf(ci, 'final')).toEqual([]);
     expect(result.written.slice(0, 2)).toEqual(firstDevices); // the same Devices, not new ones
-    expect(countOutputs(h.sandbox)).toEqual({ RiskAssessment: 2, ClinicalImpression: 2, Provenance: 2, Device: 2 });
+    // The third Provenance records the superseding of the first (preliminary) assessment: see supersede.test.ts.
+    expect(result.superseded).toHaveLength(2);
+    expect(countOutputs(h.sandbox)).toEqual({ RiskAssessment: 2, ClinicalImpression: 2, Provenance: 3, Device: 2 });
   });
 
   it('When the output does not validate (a percentage where the profile wants 0–1), Then nothing at all is written and the OperationOutcome names the rule', async () => {

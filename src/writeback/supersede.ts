@@ -1,0 +1,197 @@
+import type { Bundle, ClinicalImpression, Device, Reference, Resource } from '@medplum/fhirtypes';
+import { type FhirClient, FhirHttpError } from '../fhir/fhir-client.js';
+import { createOne } from './create-one.js';
+import { entryStatus, readTransactionReply } from './reply-entries.js';
+import { preferenceFor, type ReturnPolicy } from './return-preference.js';
+import { isTooLarge, isTransactionRefused, markTransactionsRefused, supportsTransactions } from './send.js';
+import {
+  type CurrentAssessment,
+  chooseSuperseded,
+  concludedImpression,
+  mayConcludeImpression,
+  mayWithdrawRisk,
+  type SupersedeDecision,
+  supersedeProvenance,
+  withdrawnRisk,
+} from './supersede-plan.js';
+import { validateOne } from './validate.js';
+
+/** Read-decide-write rounds before a version conflict is left to the job's retry. */
+const MAX_ROUNDS = 3;
+
+export interface SupersedeInput {
+  modelId: string;
+  /** The model's impressions for the patient, as searched before this write (see findModelImpressions). */
+  impressions: ClinicalImpression[];
+  current: CurrentAssessment;
+  serviceDevice: Reference<Device>;
+  now: Date;
+  policy?: ReturnPolicy;
+}
+
+export interface SupersedeResult {
+  /** `Type/id` of every resource withdrawn (RiskAssessments) or concluded (ClinicalImpressions) now. */
+  superseded: string[];
+  /** Why nothing could be superseded although something should have been (the EHR refused updates). */
+  skipped?: string;
+}
+
+/** A resource to PUT with the version it was read at. */
+interface Update {
+  resource: Resource & { id: string };
+  versionId?: string;
+}
+
+/**
+ * Withdraws the previous preliminary results of the model once a newer assessment is written (see
+ * chooseSuperseded for the rule and supersede-plan.ts for what changes). Reads the losing
+ * impressions and their RiskAssessments (one batch), re-checks each one's status on the fresh copy,
+ * and updates them with `If-Match` on the version read, so a clinician who finalises one meanwhile
+ * wins: the conflict (412/409) makes us read again and decide again. One transaction when the EHR
+ * takes them (the updates and their Provenance commit together), else single PUTs, RiskAssessments
+ * before their impression, so a crash in between leaves the impression in-progress and the next
+ * attempt finishes it. Idempotent: what is withdrawn already is no longer a candidate.
+ * A refusal that will not change (e.g. 403/405: updates not allowed) is reported, not thrown: the
+ * new assessment is committed and must not fail; transient errors and lasting conflicts throw
+ * (plain, retryable errors).
+ */
+export async function supersedePrevious(client: FhirClient, input: SupersedeInput): Promise<SupersedeResult> {
+  const decision = chooseSuperseded(input.impressions, input.current);
+  if (!decision?.targets.length) return { superseded: [] };
+  try {
+    for (let round = 1; ; round++) {
+      const updates = await planUpdates(client, decision, input);
+      if (!updates.length) return { superseded: [] };
+      try {
+        await writeUpdates(client, updates, decision, input);
+        return { superseded: updates.map((u) => `${u.resource.resourceType}/${u.resource.id}`) };
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+        if (round >= MAX_ROUNDS) {
+          throw new Error(`superseding kept meeting version conflicts (${MAX_ROUNDS} rounds); will retry`);
+        }
+      }
+    }
+  } catch (err) {
+    if (err instanceof FhirHttpError && !err.retryable && !isConflict(err)) {
+      return { superseded: [], skipped: `EHR refused the update (HTTP ${err.status} on ${err.url})` };
+    }
+    throw err;
+  }
+}
+
+const isConflict = (err: unknown) => err instanceof FhirHttpError && (err.status === 412 || err.status === 409);
+
+/** Fresh copies of the losing impressions and their RiskAssessments, reduced to those we may still change. */
+async function planUpdates(client: FhirClient, d: SupersedeDecision, input: SupersedeInput): Promise<Update[]> {
+  const riskRefs = d.targets.flatMap((ci) => (ci.prognosisReference ?? []).map((r) => r.reference ?? ''));
+  const ciRefs = d.targets.map((ci) => `ClinicalImpression/${ci.id}`);
+  const refs = [...new Set([...riskRefs.filter((r) => r.startsWith('RiskAssessment/')), ...ciRefs])];
+  const fresh = await readAll(client, refs);
+  const risks = fresh.filter(mayWithdrawRisk).map((r) => withdrawnRisk(r, d, input.now));
+  const impressions = fresh
+    .filter((r) => mayConcludeImpression(r, input.modelId))
+    .map((ci) => concludedImpression(ci as ClinicalImpression, d, input.now));
+  // RiskAssessments first: an impression is concluded only with (or after) its results.
+  return [...risks, ...impressions].map((resource) => ({
+    resource: resource as Resource & { id: string },
+    versionId: resource.meta?.versionId,
+  }));
+}
+
+/** Reads by reference: one batch of reads when the EHR takes batches, else one read each. Gone ones are left out. */
+async function readAll(client: FhirClient, refs: string[]): Promise<Resource[]> {
+  const caps = await client.capabilities().catch(() => undefined);
+  if (caps?.known && caps.batch) {
+    const batch: Bundle = {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: refs.map((url) => ({ request: { method: 'GET', url } })),
+    };
+    const reply = await client.request<Bundle | undefined>('POST', '', batch);
+    if (reply?.resourceType === 'Bundle' && reply.entry?.length === refs.length) {
+      return reply.entry.flatMap((e) => {
+        const status = entryStatus(e.response?.status) ?? 200;
+        if (status >= 300 || !e.resource?.id) return [];
+        // The entry's ETag is the version when the resource carries none.
+        const etag = /"([^"]+)"/.exec(e.response?.etag ?? '')?.[1];
+        return [etag && !e.resource.meta?.versionId ? withVersion(e.resource, etag) : e.resource];
+      });
+    }
+  }
+  const read = async (ref: string): Promise<Resource[]> => {
+    const [type, id] = ref.split('/');
+    const reply = await client.exchange<Resource>('GET', `${type}/${encodeURIComponent(id)}`).catch((err) => {
+      if (err instanceof FhirHttpError && (err.status === 404 || err.status === 410)) return undefined;
+      throw err;
+    });
+    if (!reply?.body?.id) return [];
+    const etag = /"([^"]+)"/.exec(reply.etag ?? '')?.[1];
+    return [etag && !reply.body.meta?.versionId ? withVersion(reply.body, etag) : reply.body];
+  };
+  return (await Promise.all(refs.map(read))).flat();
+}
+
+const withVersion = (r: Resource, versionId: string): Resource => ({ ...r, meta: { ...r.meta, versionId } });
+
+async function writeUpdates(
+  client: FhirClient,
+  updates: Update[],
+  d: SupersedeDecision,
+  input: SupersedeInput,
+): Promise<void> {
+  const targets = updates.map((u) => `${u.resource.resourceType}/${u.resource.id}`);
+  const provenance = supersedeProvenance(targets, d.winner, input.serviceDevice, input.now);
+  const problems = validateOne(provenance, 'preliminary').filter((i) => i.severity === 'error');
+  if (problems.length) throw new Error(`supersede Provenance does not validate: ${problems[0].details?.text}`);
+  if (await supportsTransactions(client)) {
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        ...updates.map((u, i) => ({
+          resource: u.resource,
+          request: { method: 'PUT' as const, url: targets[i], ifMatch: ifMatch(u) },
+        })),
+        // Atomic with the updates, so no condition: it exists exactly when they were committed.
+        { resource: provenance, request: { method: 'POST' as const, url: 'Provenance' } },
+      ],
+    };
+    try {
+      // The learned preference: an EHR that answers return=minimal with nothing gets asked for the entries.
+      const prefer = preferenceFor(client, 'transaction', input.policy);
+      const reply = await client.exchange<Bundle>('POST', '', bundle, { Prefer: `return=${prefer}` });
+      const sent = (bundle.entry ?? []).map((e) => ({
+        fullUrl: '',
+        ifNoneExist: '',
+        resource: e.resource as Resource,
+      }));
+      readTransactionReply(reply.body, sent); // throws on an entry that failed (e.g. 412)
+      return;
+    } catch (err) {
+      if (!isTooLarge(err)) {
+        if (!isTransactionRefused(err)) throw err;
+        markTransactionsRefused(client);
+      }
+    }
+  }
+  for (const u of updates) {
+    const headers: Record<string, string> = { Prefer: 'return=minimal' };
+    const match = ifMatch(u);
+    if (match) headers['If-Match'] = match;
+    await client.exchange(
+      'PUT',
+      `${u.resource.resourceType}/${encodeURIComponent(u.resource.id)}`,
+      u.resource,
+      headers,
+    );
+  }
+  const tag = provenance.meta?.tag?.[0];
+  await createOne(client, {
+    resource: provenance,
+    ifNoneExist: `_tag=${encodeURIComponent(`${tag?.system}|${tag?.code}`)}`,
+  });
+}
+
+/** `W/"<version>"`; without a version (an EHR that does not version) the update cannot be conditional. */
+const ifMatch = (u: Update) => (u.versionId ? `W/"${u.versionId}"` : undefined);
