@@ -51,14 +51,13 @@ export async function sandboxCommand(argv: string[]): Promise<number> {
   }).catch((err) => {
     throw err instanceof SandboxOptionsError ? new UsageError(err.message) : err;
   });
-  // Keep " at {baseUrl}" the first URL printed: scripts (src/bench) wait for it.
-  out(`Sandbox EHR ready in ${((Date.now() - started) / 1000).toFixed(1)} s at ${sandbox.baseUrl}`);
+  // The ready line comes last (scripts and tests read until it) and keeps " at {baseUrl}" as the
+  // only " at http" text printed: src/bench waits for it.
   if (sandbox.tokenUrl) {
     out(`SMART Backend Services token endpoint: ${sandbox.tokenUrl} (client ${smartClients?.[0].clientId})`);
-    out(`Try: curl ${sandbox.baseUrl}/.well-known/smart-configuration`);
-  } else {
-    out(`Try: curl ${sandbox.baseUrl}/Patient?_count=5`);
   }
+  out(`Sandbox EHR ready in ${((Date.now() - started) / 1000).toFixed(1)} s at ${sandbox.baseUrl}`);
+  out(`Try: curl ${sandbox.baseUrl}/${sandbox.tokenUrl ? '.well-known/smart-configuration' : 'Patient?_count=5'}`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
