@@ -9,6 +9,8 @@ import { outcome } from './operation-outcome.js';
 export const MAX_INLINE_RESOURCES = 200;
 /** EHR reads in flight while reading results back. */
 const READ_CONCURRENCY = 8;
+/** Ids per `_id` search when reading results back (keeps the URL well under 8 KB). */
+const IDS_PER_SEARCH = 50;
 
 /** Every `Type/id` the job wrote (or found already written), de-duplicated (Devices are shared). */
 export function writtenRefs(result: AssessJobResult | undefined): string[] {
@@ -104,17 +106,40 @@ function errorEntry(status: number, message: string): BundleEntry {
 
 const ref = (r: Resource) => `${r.resourceType}/${r.id}`;
 
-/** Reads `Type/id` references from the EHR, a few at a time; references that are gone are left out. */
+/**
+ * Reads `Type/id` references from the EHR with one `_id` search per type (a chunk of ids each), in
+ * the order given; references that are gone are left out. An EHR that refuses the search is read
+ * one resource at a time. Why: an assessment writes ~12 resources of 4 types, so 4 round trips
+ * instead of 12 for every synchronous `$assess` answer.
+ */
 async function readAll(client: FhirClient, refs: string[]): Promise<Resource[]> {
-  const out: (Resource | undefined)[] = new Array(refs.length);
+  const byType = new Map<string, string[]>();
+  for (const r of refs) {
+    const [type, id] = r.split('/');
+    byType.set(type, [...(byType.get(type) ?? []), id]);
+  }
+  const chunks = [...byType].flatMap(([type, ids]) => {
+    const out: { type: string; ids: string[] }[] = [];
+    for (let i = 0; i < ids.length; i += IDS_PER_SEARCH) out.push({ type, ids: ids.slice(i, i + IDS_PER_SEARCH) });
+    return out;
+  });
+  const found = new Map<string, Resource>();
   let next = 0;
   const worker = async () => {
-    while (next < refs.length) {
-      const i = next++;
-      const [type, id] = refs[i].split('/');
-      out[i] = await client.read(type as Resource['resourceType'], id).catch(() => undefined);
+    while (next < chunks.length) {
+      const { type, ids } = chunks[next++];
+      for (const r of await readChunk(client, type, ids)) found.set(ref(r), r);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, refs.length) }, worker));
-  return out.filter((r): r is Resource => !!r);
+  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, chunks.length) }, worker));
+  return refs.map((r) => found.get(r)).filter((r): r is Resource => !!r);
+}
+
+async function readChunk(client: FhirClient, type: string, ids: string[]): Promise<Resource[]> {
+  try {
+    return await client.searchAll<Resource>(type, { _id: ids.join(','), _count: String(ids.length) });
+  } catch {
+    const one = (id: string) => client.read(type as Resource['resourceType'], id).catch(() => undefined);
+    return (await Promise.all(ids.map(one))).filter((r): r is Resource => !!r);
+  }
 }

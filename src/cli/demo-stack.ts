@@ -9,7 +9,7 @@ import type { FhirClient } from '../fhir/fhir-client.js';
 import { buildModelRegistry } from '../models/registry.js';
 import { DEFAULT_PATIENTS_FILE } from '../paths.js';
 import type { EhrProfileName } from '../sandbox/ehr-profiles.js';
-import { type Sandbox, startSandbox } from '../sandbox/index.js';
+import { type Sandbox, type SandboxOptions, startSandbox } from '../sandbox/index.js';
 import { type RunningService, startService } from '../service.js';
 import { freePort } from '../util/local-redis.js';
 import { createLogger } from '../util/logger.js';
@@ -28,6 +28,8 @@ export interface DemoStackOptions {
   dataFiles?: string[];
   /** Extra settings (e.g. an API key for tests); they win over the demo's own. */
   env?: Record<string, string>;
+  /** Sees every request the sandbox EHR answers (src/bench counts round trips with it). */
+  onEhrResponse?: SandboxOptions['onResponse'];
 }
 
 /** A sandbox EHR in one profile and the whole service connected to it the way that EHR needs. */
@@ -59,6 +61,7 @@ export async function startDemoStack(opts: DemoStackOptions): Promise<DemoStack>
     dataFiles: opts.dataFiles ?? [DEFAULT_PATIENTS_FILE],
     logger: false,
     smartClients: smart ? [{ clientId: SMART_CLIENT_ID, jwks: smart.jwks }] : undefined,
+    onResponse: opts.onEhrResponse,
   });
   const port = await freePort();
   const env: Record<string, string> = {

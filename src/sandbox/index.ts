@@ -62,6 +62,18 @@ export interface SandboxOptions {
   smartClients?: SmartClient[];
   /** Called once the port is bound, before the data files load (requests answer 503 meanwhile). */
   onListening?: (port: number, baseUrl: string) => void;
+  /** Sees every HTTP request the sandbox answers, once answered (benchmarks count EHR round trips). */
+  onResponse?: (request: SandboxRequestSeen) => void;
+}
+
+/** One answered request, as {@link SandboxOptions.onResponse} sees it. */
+export interface SandboxRequestSeen {
+  method: string;
+  /** Path and query, e.g. `/fhir/R4/Observation?_lastUpdated=ge...`. */
+  url: string;
+  status: number;
+  /** `Bundle.type` of a Bundle posted to the base (`batch` or `transaction`). */
+  bundleType?: string;
 }
 
 /** Options that cannot work together (unknown profile, missing or bad SMART clients). */
@@ -118,6 +130,14 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const gate = new LoadingGate();
   gate.install(app); // first hook: nothing answers before the data is loaded
   applyEhrQuirks(app, ctx, quirks, { smartClients: opts.smartClients });
+  const onResponse = opts.onResponse;
+  if (onResponse) {
+    app.addHook('onResponse', async (req, reply) => {
+      const body = req.body as { resourceType?: string; type?: string } | undefined;
+      const bundleType = body?.resourceType === 'Bundle' ? body.type : undefined;
+      onResponse({ method: req.method, url: req.url, status: reply.statusCode, bundleType });
+    });
+  }
   const dataFiles = opts.dataFiles ?? [];
   if (dataFiles.length) gate.start(dataFiles.length);
   const host = opts.host ?? '127.0.0.1';
