@@ -1,4 +1,10 @@
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  LogController,
+} from 'fastify';
 import type { Logger } from 'pino';
 import { NotificationError } from '../intake/notification.js';
 import type { ApiDeps } from './api-deps.js';
@@ -26,6 +32,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: deps.bodyLimit,
     genReqId,
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    // The router's own refusals (bad percent-encoding, a path parameter over maxParamLength) bypass
+    // the error handler: answer them as OperationOutcomes too. Over-long ids are invalid ids: 400.
+    frameworkErrors: (err, _req, reply: FastifyReply) => {
+      const message =
+        err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? 'a path segment is longer than 100 characters; a FHIR id has at most 64'
+          : `the URL is not valid: ${err.code === 'FST_ERR_BAD_URL' ? 'bad percent-encoding' : err.message}`;
+      void reply
+        .code(400)
+        .type('application/fhir+json')
+        .send(outcome('error', 'invalid', message));
+    },
   }) as unknown as FastifyInstance;
   app.addHook('onSend', echoRequestId);
   app.removeAllContentTypeParsers();
@@ -60,7 +78,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const message =
       known || status < 500 || err instanceof ApiError
         ? err.message
-        : 'internal error; the notification was not accepted, please retry';
+        : req.url.startsWith('/notify')
+          ? 'internal error; the notification was not accepted, please retry'
+          : 'internal error; retry, and if it persists report it with this request id (the service log has the details)';
     const code = known ? (err as NotificationError).code : issueCodeFor(status);
     reply
       .code(status)

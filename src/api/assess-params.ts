@@ -1,8 +1,7 @@
 import { z } from 'zod';
+import { FHIR_ID } from '../fhir/fhir-id.js';
 import { ApiError } from './api-error.js';
 
-/** FHIR id rule (R4: 1-64 of A-Z a-z 0-9 - .). */
-export const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 /** Patients one system-level `$assess` may list; larger populations go through a Group or backfill. */
 export const MAX_LISTED_PATIENTS = 1000;
 

@@ -1,6 +1,7 @@
 import type { Group, Patient } from '@medplum/fhirtypes';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type FhirClient, FhirHttpError } from '../fhir/fhir-client.js';
+import { FHIR_ID } from '../fhir/fhir-id.js';
 import { patientIdFromReference } from '../intake/resource-facts.js';
 import { type AssessJob, enqueueAssessment } from '../jobs/assess-queue.js';
 import { AssessRequests } from '../jobs/assess-requests.js';
@@ -8,7 +9,7 @@ import { countAssessRequest } from '../observability/metrics.js';
 import { ShadowStore } from '../writeback/shadow-store.js';
 import { type ApiDeps, pickSource, publicBase, sendFhir } from './api-deps.js';
 import { ApiError } from './api-error.js';
-import { type AssessParams, FHIR_ID, parseAssessParams } from './assess-params.js';
+import { type AssessParams, parseAssessParams } from './assess-params.js';
 import { ownerOf, requireAuth, SCOPES } from './auth.js';
 import { waitForJob } from './await-job.js';
 import { outcome } from './operation-outcome.js';

@@ -28,8 +28,10 @@ export async function waitForJob(
       // Timed out, or failed: the job's state tells which.
     }
   }
-  const fresh = await queue.getJob(jobId);
-  const state = await fresh?.getState();
+  // State first, then the job: read the other way round, a job finishing in between looks
+  // completed with the return value it did not have yet (null).
+  const state = await queue.getJobState(jobId);
+  const fresh = state === 'failed' || state === 'completed' ? await queue.getJob(jobId) : undefined;
   if (fresh && state === 'failed') {
     const failure = describeFailure(fresh);
     const subject = `Patient/${fresh.data.patientId}`;

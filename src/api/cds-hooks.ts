@@ -2,9 +2,9 @@ import type { Bundle, ClinicalImpression, Resource, RiskAssessment } from '@medp
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { FhirClient } from '../fhir/fhir-client.js';
+import { FHIR_ID } from '../fhir/fhir-id.js';
 import { type ApiDeps, publicBase } from './api-deps.js';
 import { ApiError } from './api-error.js';
-import { FHIR_ID } from './assess-params.js';
 import { AuthError } from './auth.js';
 import { buildCards } from './cds-cards.js';
 import { FeedbackBody, recordFeedback } from './cds-feedback.js';

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
+import { FHIR_ID, RESOURCE_TYPE } from '../fhir/fhir-id.js';
 import type { SourceRegistry } from '../fhir/source-client.js';
 import { authenticateSender } from '../intake/authenticate-sender.js';
 import { NotificationError } from '../intake/notification.js';
@@ -23,8 +24,8 @@ export interface NotifyDeps {
   gapGraceMs?: number;
 }
 
-const TYPE_ID = { type: 'string', pattern: '^[A-Z][A-Za-z]{1,63}$' } as const;
-const ID = { type: 'string', pattern: '^[A-Za-z0-9\\-.]{1,64}$' } as const;
+const TYPE_ID = { type: 'string', pattern: RESOURCE_TYPE.source } as const;
+const ID = { type: 'string', pattern: FHIR_ID.source } as const;
 const pathSchema = { params: { type: 'object', properties: { type: TYPE_ID, id: ID }, required: ['type', 'id'] } };
 
 /**

@@ -4,7 +4,8 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiDeps } from './api-deps.js';
-import { AuthError, hasScope, SCOPES } from './auth.js';
+import { hasScope, SCOPES } from './auth.js';
+import { outcome } from './operation-outcome.js';
 
 /** Where operators find the queue dashboard. */
 export const DASHBOARD_PATH = '/admin/queues';
@@ -24,6 +25,10 @@ export async function queueDashboard(app: FastifyInstance, deps: ApiDeps): Promi
   });
 }
 
+/**
+ * The dashboard's guard. It answers refusals itself (an OperationOutcome) instead of throwing: a
+ * throw would reach Bull Board's own error handler, which answers in its own JSON shape.
+ */
 function dashboardAuth(deps: ApiDeps) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const header = req.headers.authorization ?? '';
@@ -32,11 +37,18 @@ function dashboardAuth(deps: ApiDeps) {
     } else if (header || req.headers['x-api-key']) {
       const principal = await deps.auth.authenticate(req.headers).catch(() => undefined);
       if (principal && hasScope(principal, SCOPES.admin)) return;
-      if (principal) throw new AuthError(403, `the queue dashboard needs the scope '${SCOPES.admin}'`);
+      if (principal) return refuse(reply, 403, `the queue dashboard needs the scope '${SCOPES.admin}'`);
     }
     void reply.header('WWW-Authenticate', 'Basic realm="fhir-assess queues", charset="UTF-8"');
-    throw new AuthError(401, 'the queue dashboard needs ADMIN_USER/ADMIN_PASSWORD (Basic) or an admin API credential');
+    return refuse(reply, 401, 'the queue dashboard needs ADMIN_USER/ADMIN_PASSWORD (Basic) or an admin API credential');
   };
+}
+
+async function refuse(reply: FastifyReply, status: 401 | 403, message: string): Promise<void> {
+  await reply
+    .code(status)
+    .type('application/fhir+json')
+    .send(outcome('error', 'security', message));
 }
 
 /** Constant-time comparison of `Basic base64(user:password)` (both sides hashed to equal length). */

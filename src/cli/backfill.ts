@@ -3,6 +3,7 @@ import type { Writable } from 'node:stream';
 import { line, progressReporter } from '../backfill/progress-bar.js';
 import { type BackfillOptions, type BackfillProgress, runBackfill, type Selection } from '../backfill/run-backfill.js';
 import { type Config, loadConfig } from '../config/config.js';
+import { FHIR_ID } from '../fhir/fhir-id.js';
 import { SourceRegistry } from '../fhir/source-client.js';
 import { createAssessQueue } from '../jobs/assess-queue.js';
 import { producerConnection, ready } from '../jobs/redis-connection.js';
@@ -17,7 +18,6 @@ export const EXIT_INTERRUPTED = 130;
 
 /** Default enqueue rate, patients per second: gentle enough for a production EHR beside live traffic. */
 const DEFAULT_RATE_PER_S = 10;
-const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 export const BACKFILL_USAGE = `fhir-assess backfill (--all | --group ID | --patients FILE) [--since DATE] [--models ID,...]
     [--rate N/s] [--dry-run] [--source NAME] [--strategy auto|bulk|search] [--restart] [--detach] [--quiet]`;

@@ -1,3 +1,7 @@
+import { FHIR_ID_SOURCE } from './fhir-id.js';
+
+const TYPE_ID_PATH = new RegExp(`^([A-Z][A-Za-z]+)\\/(${FHIR_ID_SOURCE})(?:\\/_history\\/[^/]+)?$`);
+
 /**
  * The service only ever talks to the configured FHIR base URL: next links, references and URLs
  * inside notifications are resolved against it and refused when they point anywhere else.
@@ -11,6 +15,7 @@ export class BaseUrlGuard {
 
   /** Resolves a relative path (`Patient/1`) or an absolute URL; throws when the result is outside the base. */
   resolve(pathOrUrl: string): URL {
+    if (hasDotSegment(pathOrUrl)) throw new UnsafePathError();
     const resolved = new URL(pathOrUrl.replace(/^\//, ''), this.base);
     if (!this.isUnder(resolved)) {
       throw new ForeignUrlError(resolved.origin);
@@ -33,8 +38,25 @@ export class BaseUrlGuard {
   relativeReference(url: string): string | undefined {
     if (!this.isUnder(url)) return undefined;
     const rest = new URL(url).pathname.slice(this.base.pathname.length);
-    const m = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(rest);
+    const m = TYPE_ID_PATH.exec(rest);
     return m ? `${m[1]}/${m[2]}` : undefined;
+  }
+}
+
+/**
+ * `.` / `..` path segments, also percent-encoded (WHATWG URL parsing treats `%2e` as a dot): URL
+ * resolution would drop or climb them, so `Patient/..` would become a request for the base itself.
+ */
+function hasDotSegment(pathOrUrl: string): boolean {
+  const path = pathOrUrl.split(/[?#]/, 1)[0];
+  return path.split('/').some((segment) => /^(?:\.|%2e){1,2}$/i.test(segment));
+}
+
+/** A request path with a `.` or `..` segment: an id tried to change the path of an EHR request. */
+export class UnsafePathError extends Error {
+  constructor() {
+    super('refusing an EHR request whose path has a "." or ".." segment (an invalid FHIR id)');
+    this.name = 'UnsafePathError';
   }
 }
 

@@ -1,8 +1,8 @@
 import { z } from 'zod';
+import { FHIR_ID, RESOURCE_TYPE } from '../fhir/fhir-id.js';
 
 /** FHIR logical ids (`Resource.id`). */
-const ID = /^[A-Za-z0-9\-.]{1,64}$/;
-const RESOURCE_TYPE = /^[A-Z][A-Za-z]+$/;
+const ID = FHIR_ID;
 const INTERACTIONS = ['create', 'update', 'delete', 'ping'] as const;
 /** Longest stored strings (characters): versions, instants, subscription references. */
 const MAX = { versionId: 64, instant: 40, subscription: 256 } as const;

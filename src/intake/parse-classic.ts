@@ -1,9 +1,15 @@
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import type { BaseUrlGuard } from '../fhir/base-url-guard.js';
+import { FHIR_ID_SOURCE } from '../fhir/fhir-id.js';
 import type { ChangeEvent } from './change-event.js';
 import { NotificationError, type ParsedNotification } from './notification.js';
 import { checkShape, ResourceShape } from './notification-shape.js';
 import { isAiAsserted, patientIdOf } from './resource-facts.js';
+
+const TYPE_SLASH_ID = new RegExp(`^([A-Z][A-Za-z]+)\\/(${FHIR_ID_SOURCE})$`);
+const TYPE_ID_VERSION = new RegExp(
+  `^([A-Z][A-Za-z]+)\\/(${FHIR_ID_SOURCE})(?:\\/_history\\/([A-Za-z0-9\\-.]{1,64}))?$`,
+);
 
 type Event = ParsedNotification['events'][number];
 
@@ -66,7 +72,7 @@ export function parseMedplum(headers: Record<string, string | undefined>, body: 
   const interaction = headers['x-medplum-interaction'];
   const deleted = headers['x-medplum-deleted-resource'];
   if (interaction === 'delete' || deleted) {
-    const m = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(deleted ?? '');
+    const m = TYPE_SLASH_ID.exec(deleted ?? '');
     if (!m)
       throw new NotificationError(400, 'Medplum delete notification without a valid X-Medplum-Deleted-Resource header');
     return {
@@ -133,9 +139,7 @@ export function referenceOf(
       'security',
     );
   }
-  const m = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/([A-Za-z0-9\-.]{1,64}))?$/.exec(
-    relative.replace(/^\//, ''),
-  );
+  const m = TYPE_ID_VERSION.exec(relative.replace(/^\//, ''));
   if (!m) return undefined;
   const version = /\/_history\/([A-Za-z0-9\-.]{1,64})(?:[?#].*)?$/.exec(url)?.[1] ?? m[3];
   return { resourceType: m[1], id: m[2], ...(version ? { versionId: version } : {}) };

@@ -1,4 +1,5 @@
 import type { Reference, Resource } from '@medplum/fhirtypes';
+import { FHIR_ID_SOURCE } from '../fhir/fhir-id.js';
 
 export const AIAST_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue';
 export const AIAST_CODE = 'AIAST';
@@ -12,7 +13,7 @@ export function isAiAsserted(resource: Resource): boolean {
   return Array.isArray(security) && security.some((c) => c?.system === AIAST_SYSTEM && c?.code === AIAST_CODE);
 }
 
-const PATIENT_REF = /^(?:.*\/)?Patient\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/.*)?$/;
+const PATIENT_REF = new RegExp(`^(?:.*\\/)?Patient\\/(${FHIR_ID_SOURCE})(?:\\/_history\\/.*)?$`);
 
 /** Patient id from a `Patient/x` (or absolute `.../Patient/x`) reference. */
 export function patientIdFromReference(ref: Reference | undefined): string | undefined {

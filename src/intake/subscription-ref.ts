@@ -1,8 +1,11 @@
 import type { BaseUrlGuard } from '../fhir/base-url-guard.js';
+import { FHIR_ID, FHIR_ID_SOURCE } from '../fhir/fhir-id.js';
 import { NotificationError } from './notification.js';
 
-const ID = /^[A-Za-z0-9\-.]{1,64}$/;
-const SUBSCRIPTION_PATH = /^(?:.*\/)?Subscription\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]*)?(?:\/\$[a-z-]+)?$/;
+const ID = FHIR_ID;
+const SUBSCRIPTION_PATH = new RegExp(
+  `^(?:.*\\/)?Subscription\\/(${FHIR_ID_SOURCE})(?:\\/_history\\/[^/]*)?(?:\\/\\$[a-z-]+)?$`,
+);
 
 /**
  * The Subscription's logical id from what a notification calls it: `Subscription/x`, an absolute URL

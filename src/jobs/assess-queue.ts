@@ -2,13 +2,14 @@ import { createHash } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { FHIR_ID } from '../fhir/fhir-id.js';
 import { createQueue } from './create-queue.js';
 import { ASSESS_QUEUE, PRIORITY, type PriorityClass } from './queue-names.js';
 
 /** What an assessment job carries: references only (BullMQ stores job data in clear text). */
 export const AssessJobSchema = z.object({
   source: z.string().min(1),
-  patientId: z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/),
+  patientId: z.string().regex(FHIR_ID),
   /** Why: `Type/id` of the triggering resource, `poll`, `api` or `backfill`. */
   trigger: z.string().max(140),
   priority: z.enum(['api', 'live', 'batch', 'backfill']),

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { FHIR_ID } from '../fhir/fhir-id.js';
 import type { Gap } from '../intake/event-ledger.js';
 import { createQueue } from './create-queue.js';
 
@@ -9,7 +10,7 @@ import { createQueue } from './create-queue.js';
 export const INTAKE_QUEUE = 'intake';
 
 const source = z.string().min(1).max(32);
-const subscriptionId = z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/);
+const subscriptionId = z.string().regex(FHIR_ID);
 const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 /** Intake job data: ids, numbers and times only (BullMQ stores job data in clear text). */

@@ -30,9 +30,10 @@ export async function jobOutcomes(queue: AssessQueue, ids: string[]): Promise<Jo
 }
 
 async function outcomeOf(queue: AssessQueue, id: string): Promise<JobOutcome> {
+  // State first, then the job: the other order can see `completed` without the return value.
+  const state = await queue.getJobState(id);
   const job = (await queue.getJob(id)) as Job<AssessJob, AssessJobResult> | undefined;
-  if (!job) return { jobId: id, state: 'missing' };
-  const state = await job.getState();
+  if (!job || state === 'unknown') return { jobId: id, state: 'missing' };
   const base = { jobId: id, patientId: job.data?.patientId };
   if (state === 'completed') return { ...base, state, result: job.returnvalue };
   if (state === 'failed') {
