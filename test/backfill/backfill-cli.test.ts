@@ -44,6 +44,9 @@ describe('fhir-assess backfill (CLI), rate and priority', () => {
 
   it('When the command line is wrong, Then it is a usage error naming the problem', async () => {
     const io = { out: capture(), err: capture() };
+    // Ids that would change the path of an EHR request (issue 16): refused before anything is queued.
+    const badIds = join(dir, 'bad-ids.txt');
+    writeFileSync(badIds, `Patient/ok-1\nPatient/..\n.\n${'x'.repeat(65)}\na/b\n`);
     const cases: [string[], RegExp][] = [
       [[], /exactly one of --all, --group ID, --patients FILE/],
       [['--all', '--group', 'g1'], /exactly one of/],
@@ -53,6 +56,8 @@ describe('fhir-assess backfill (CLI), rate and priority', () => {
       [['--all', '--strategy', 'magic'], /--strategy must be auto, bulk or search/],
       [['--patients', join(dir, 'missing.txt')], /cannot read/],
       [['--all', '--source', 'other'], /unknown source 'other'/],
+      [['--group', '..'], /--group must be a FHIR id/],
+      [['--patients', badIds], /line\(s\) 2, 3, 4, 5 of .* are not patient ids/],
     ];
     for (const [argv, message] of cases) {
       await expect(backfillCommand(argv, f.env, io)).rejects.toThrow(UsageError);
