@@ -51,9 +51,11 @@ export async function demoCommand(argv: string[]): Promise<number> {
     })
     .slice(0, count);
   const started = Date.now();
+  const writtenAt = new Map<string, string>();
   for (const [i, p] of patients.entries()) {
     // One create per resource, as a clinical system would write them (the Epic-like EHR takes no Bundles).
     for (const entry of newClinicalData(p.id!, i).entry ?? []) if (entry.resource) await ehr.create(entry.resource);
+    writtenAt.set(p.id!, new Date().toISOString());
     say(`  wrote a lipid panel and a blood pressure for Patient/${p.id}`);
   }
   say(`\nWaiting for AI assessments to be written back (coalescing window ${cfg.COALESCE_WINDOW_MS} ms)...`);
@@ -61,8 +63,13 @@ export async function demoCommand(argv: string[]): Promise<number> {
   for (const p of patients) {
     const impressions = await waitFor(
       async () => {
+        // The current impression made after the new data was written: the service may also have
+        // assessed the patient at start-up (its first poll looks back 24 h), from the older record.
         const found = await ehr.searchAll<ClinicalImpression>('ClinicalImpression', { subject: `Patient/${p.id}` });
-        return found.length ? found : undefined;
+        const current = found.filter(
+          (ci) => ci.status === 'in-progress' && (ci.date ?? '') >= (writtenAt.get(p.id!) ?? ''),
+        );
+        return current.length ? current : undefined;
       },
       WAIT_LIMIT_MS,
       `the assessment of Patient/${p.id}`,
@@ -93,7 +100,11 @@ const short = (ref: string) => ref.replace(/^(\w+)\/(.{8}).*$/, '$1/$2');
 /** One row per written RiskAssessment; the patient's ClinicalImpression and Provenance on its first row. */
 async function describe(ehr: FhirClient, p: Patient, impressions: ClinicalImpression[]): Promise<string[][]> {
   const ci = impressions[0];
-  const risks = await ehr.searchAll<RiskAssessment>('RiskAssessment', { subject: `Patient/${p.id}` });
+  // The impression's own RiskAssessments: older, superseded ones of the patient are left out.
+  const own = new Set((ci.prognosisReference ?? []).map((r) => r.reference));
+  const risks = (await ehr.searchAll<RiskAssessment>('RiskAssessment', { subject: `Patient/${p.id}` })).filter((r) =>
+    own.has(`RiskAssessment/${r.id}`),
+  );
   const provs = await ehr.searchAll<Provenance>('Provenance', { target: `ClinicalImpression/${ci.id}` });
   const summary = [`ClinicalImpression/${ci.id}`, ...provs.map((x) => `Provenance/${x.id}`)].map(short).join(' ');
   const who = [short(`Patient/${p.id}`), `${ageAt(p, DEMO_AS_OF)} ${p.gender ?? ''}`];
