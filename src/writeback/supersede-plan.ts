@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type {
+  Annotation,
   ClinicalImpression,
   Coding,
   Device,
@@ -131,15 +132,17 @@ export function withdrawnRisk(r: RiskAssessment, d: SupersedeDecision, now: Date
     ...r,
     meta: tagged(r.meta),
     status: 'cancelled',
-    note: [
-      ...(r.note ?? []),
-      {
-        authorString: 'fhir-assess',
-        time: now.toISOString(),
-        text: `Superseded by ${replacement} (a newer assessment by the same model); withdrawn before a clinician confirmed it.`,
-      },
-    ],
+    note: withNote(
+      r.note,
+      now,
+      `Superseded by ${replacement} (a newer assessment by the same model); withdrawn before a clinician confirmed it.`,
+    ),
   };
+}
+
+/** The notes with ours appended (authored by this service, at `now`). */
+function withNote(notes: Annotation[] | undefined, now: Date, text: string): Annotation[] {
+  return [...(notes ?? []), { authorString: 'fhir-assess', time: now.toISOString(), text }];
 }
 
 /**
@@ -152,14 +155,11 @@ export function concludedImpression(ci: ClinicalImpression, d: SupersedeDecision
     ...ci,
     meta: tagged(ci.meta),
     status: 'completed',
-    note: [
-      ...(ci.note ?? []),
-      {
-        authorString: 'fhir-assess',
-        time: now.toISOString(),
-        text: `Superseded by ${d.winner} (a newer assessment by the same model); those of its RiskAssessments still preliminary were withdrawn (cancelled); confirmed ones are left as they are.`,
-      },
-    ],
+    note: withNote(
+      ci.note,
+      now,
+      `Superseded by ${d.winner} (a newer assessment by the same model); those of its RiskAssessments still preliminary were withdrawn (cancelled); confirmed ones are left as they are.`,
+    ),
   };
 }
 
