@@ -76,16 +76,30 @@ function tokenEquals(values: ReturnType<typeof evalFhirPathTyped>, filterValue: 
   return tokens.some((t) => wanted.some((w) => tokenValueMatches(t, w)));
 }
 
+/** The tokens (system, value) a resource is searchable by under a token parameter. */
+export function searchableTokens(resource: Resource, code: string): { system?: string; value?: string }[] {
+  const values = evalParam(resource, code);
+  return values ? convertToSearchableTokens(values) : [];
+}
+
+/**
+ * One token filter value, lower-cased: `code` (any system), `|code` (no system), `system|`,
+ * `system|code`. Split as Medplum does: anything after a second `|` is ignored.
+ */
+export function tokenFilterParts(filterValue: string): { system?: string; value?: string; anySystem: boolean } {
+  if (!filterValue.includes('|')) return { value: filterValue.toLowerCase(), anySystem: true };
+  const [system, value] = filterValue.split('|').map((s) => s.toLowerCase());
+  return { system: system || undefined, value: value || undefined, anySystem: false };
+}
+
 /** Same rules as Medplum's matchesTokenValue (case-insensitive, `system|code`, `|code`, `system|`). */
 function tokenValueMatches(token: { system?: string; value?: string }, filterValue: string): boolean {
   const value = token.value?.toLowerCase();
-  const bar = filterValue.indexOf('|');
-  if (bar < 0) return value === filterValue.toLowerCase();
-  const system = filterValue.slice(0, bar).toLowerCase();
-  const code = filterValue.slice(bar + 1).toLowerCase();
-  if (!system && !code) return false;
-  if (!system) return !token.system && value === code;
-  return token.system?.toLowerCase() === system && (!code || value === code);
+  const wanted = tokenFilterParts(filterValue);
+  if (wanted.anySystem) return value === wanted.value;
+  if (!wanted.system && !wanted.value) return false;
+  if (!wanted.system) return !token.system && value === wanted.value;
+  return token.system?.toLowerCase() === wanted.system && (!wanted.value || value === wanted.value);
 }
 
 /**
