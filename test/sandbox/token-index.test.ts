@@ -118,7 +118,7 @@ describe('IndexedRepository searches by identifier and _tag', () => {
     for (let i = 0; i < 50; i++) await repo.createResource(riskAssessment(`r${i}`, [[SYS, `k${i}`]]));
     const scan = vi.spyOn(MemoryRepository.prototype, 'search');
     const hit = await repo.search(parseSearchRequest(`RiskAssessment?identifier=${SYS}|k7`));
-    expect(hit.entry?.map((e) => e.resource.id)).toEqual(['r7']);
+    expect(hit.entry?.map((e) => e.resource?.id)).toEqual(['r7']);
     expect(scan).not.toHaveBeenCalled();
     await repo.search(parseSearchRequest('RiskAssessment?status=preliminary'));
     expect(scan).toHaveBeenCalledTimes(1);
