@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import { createApiServices } from './api/api-services.js';
 import { buildApp } from './api/app.js';
 import { asOfDate, type Config } from './config/config.js';
+import type { Database } from './db/database.js';
+import { openMigratedDatabase } from './db/open-migrated.js';
 import { SourceRegistry } from './fhir/source-client.js';
 import { notDelivering, type SourceSubscriptionStates, SubscriptionStates } from './intake/subscription-states.js';
 import { type AssessQueue, createAssessQueue } from './jobs/assess-queue.js';
@@ -31,6 +33,8 @@ export interface RunningService {
   assessQueue: AssessQueue;
   workers?: RunningWorkers;
   redis: Redis;
+  /** PostgreSQL for durable records, when DATABASE_URL is set (schema migrated at start-up). */
+  db?: Database;
   sources: SourceRegistry;
   /** Subscriptions, polling, reconciliation and the watchdog (their schedulers and dependencies). */
   intake: RunningIntake;
@@ -50,6 +54,7 @@ export async function startService(
   const models = registered.map((r) => r.model);
   const redis = producerConnection(cfg.REDIS_URL);
   await ready(redis);
+  const db = cfg.DATABASE_URL ? await openMigratedDatabase(cfg.DATABASE_URL, logger) : undefined;
   const prefix = cfg.QUEUE_PREFIX;
   const eventsQueue = createEventsQueue(redis, prefix);
   const assessQueue = createAssessQueue(redis, prefix);
@@ -177,6 +182,7 @@ export async function startService(
     assessQueue,
     workers,
     redis,
+    db,
     sources,
     intake,
     close: async () => {
@@ -187,6 +193,7 @@ export async function startService(
       await eventsQueue.close();
       await assessQueue.close();
       redis.disconnect();
+      await db?.end();
     },
   };
 }

@@ -37,3 +37,16 @@ describe('migrate', () => {
     expect(ids.rows.map((r) => r.id)).toEqual(['001-things', '002-thing-name']);
   });
 });
+
+describe('openMigratedDatabase', () => {
+  it('When PostgreSQL cannot be reached, Then start-up fails with where and what to do, without the password', async () => {
+    const { openMigratedDatabase } = await import('../../src/db/open-migrated.js');
+    const { pino } = await import('pino');
+    await expect(
+      openMigratedDatabase('postgres://u:secret-pw@127.0.0.1:1/nowhere', pino({ level: 'silent' })),
+    ).rejects.toThrow(/DATABASE_URL \(127\.0\.0\.1:1\/nowhere\).*Check that PostgreSQL is running/s);
+    await expect(
+      openMigratedDatabase('postgres://u:secret-pw@127.0.0.1:1/nowhere', pino({ level: 'silent' })),
+    ).rejects.not.toThrow(/secret-pw/);
+  });
+});
