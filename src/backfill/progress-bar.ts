@@ -17,10 +17,17 @@ export interface ProgressReporter {
  * skipped, rate, ETA, what it is doing), else plain lines (logs, CI): at each change of phase, on new
  * failures (at most once a second) and every 5 s.
  */
-export function progressReporter(out: Writable & { isTTY?: boolean }, quiet = false): ProgressReporter {
+export function progressReporter(
+  out: Writable & { isTTY?: boolean },
+  quiet = false,
+  /** Patients/s the run cannot exceed (--rate or EHR_RATE_LIMIT), shown beside the rate. */
+  capPerSecond?: number,
+): ProgressReporter {
   const started = Date.now();
   const finished = (p: BackfillProgress) => p.done + p.failed + p.skipped;
-  const rate = (p: BackfillProgress) => (finished(p) / Math.max(0.001, (Date.now() - started) / 1000)).toFixed(1);
+  const cap = capPerSecond ? ` (cap ${capPerSecond}/s)` : '';
+  const rate = (p: BackfillProgress) =>
+    `${(finished(p) / Math.max(0.001, (Date.now() - started) / 1000)).toFixed(1)}/s${cap}`;
   const total = (p: BackfillProgress) => Math.max(p.total ?? 0, p.enqueued, finished(p), 1);
   if (quiet) return { update: () => {}, stop: () => {} };
   if (!out.isTTY) {
@@ -36,7 +43,7 @@ export function progressReporter(out: Writable & { isTTY?: boolean }, quiet = fa
         last = now;
         lastActivity = activity(p);
         lastFailed = p.failed;
-        out.write(`${line(p)} rate ${rate(p)}/s\n`);
+        out.write(`${line(p)} rate ${rate(p)}\n`);
       },
       stop: () => {},
     };
@@ -44,7 +51,7 @@ export function progressReporter(out: Writable & { isTTY?: boolean }, quiet = fa
   const bar = new SingleBar({
     stream: out as NodeJS.WritableStream,
     format:
-      'backfill [{bar}] {value}/{total} | done {done} failed {failed} skipped {skipped} | {rate}/s | ETA {eta_formatted} | {phase}',
+      'backfill [{bar}] {value}/{total} | done {done} failed {failed} skipped {skipped} | {rate} | ETA {eta_formatted} | {phase}',
     hideCursor: true,
     etaBuffer: 50,
   });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { line, progressReporter } from '../backfill/progress-bar.js';
+import { backfillRateCap } from '../backfill/rate-cap.js';
 import { type BackfillOptions, type BackfillProgress, runBackfill, type Selection } from '../backfill/run-backfill.js';
 import { type Config, loadConfig } from '../config/config.js';
 import { FHIR_ID } from '../fhir/fhir-id.js';
@@ -50,7 +51,10 @@ export async function backfillCommand(
   const stop = () => controller.abort(); // the checkpoint is saved before the run returns
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  const progress = progressReporter(io.err, v.quiet === true || opts.dryRun === true);
+  const quiet = v.quiet === true || opts.dryRun === true;
+  const cap = backfillRateCap(opts.ratePerSecond, cfg.EHR_RATE_LIMIT);
+  if (!quiet) io.err.write(`${cap.message}\n`);
+  const progress = progressReporter(io.err, quiet, cap.perSecond);
   try {
     await ready(redis);
     const deps = {

@@ -35,6 +35,8 @@ describe('fhir-assess backfill (CLI), rate and priority', () => {
     const code = await backfillCommand(['--patients', file, '--rate', '20/s'], f.env, { out, err });
     expect(code).toBe(0);
     expect(out.text()).toMatch(/done: enqueued 8\/8, done 8, failed 0, skipped 0/);
+    // The operator is told what caps the pace (issue 17): here --rate, below the fixture's EHR_RATE_LIMIT.
+    expect(err.text()).toMatch(/pace: at most 20 patients\/s, capped by --rate 20/);
     const jobs = (await f.service.assessQueue.getJobs(['completed'])).filter((j) => j.data.trigger === 'backfill');
     expect(jobs.map((j) => j.data.patientId).sort()).toEqual([...ids].sort());
     const added = jobs.map((j) => j.timestamp).sort((a, b) => a - b);
