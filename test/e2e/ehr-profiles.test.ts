@@ -81,11 +81,12 @@ describe.each(PROFILES)('against a sandbox behaving like %s', (behave) => {
         const counts = await stack.service.assessQueue.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
         return Object.values(counts).every((n) => n === 0) ? true : undefined;
       },
-      30_000,
+      // Generous: the start-up reconcile poll also assesses all 16 patients, and CI shares two cores.
+      60_000,
       'the assess queue to drain',
     );
     expect(await failedJobs()).toBe(0);
-  }, 90_000);
+  }, 150_000);
 
   it('Patient/$assess answers 200 with a Bundle of what was written', async () => {
     const res = await fetch(`${stack.service.url}/fhir/Patient/${patients[1]}/$assess`, {
