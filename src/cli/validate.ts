@@ -75,7 +75,7 @@ function selectionText(s: Selection): string {
 
 /** The configured model each `--model` prediction comes from (embedded models: by their calculators). */
 function resolveModel(registry: RegisteredModel[], cfg: Config, targets: ValidationTarget[], version?: string) {
-  const candidates = registry.filter((r, i) => {
+  const candidates = registry.filter((_r, i) => {
     const spec = cfg.models[i];
     if (spec.type !== 'embedded') return false;
     const calculators = spec.calculators ?? 'all';
