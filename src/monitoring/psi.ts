@@ -1,5 +1,3 @@
-import { quantile } from '../validation/stats/bootstrap.js';
-
 /**
  * Population stability index (PSI) between a baseline distribution and a current one over the same
  * bins: Σ (a − e) · ln(a / e), e and a the baseline and current shares (Siddiqi, Credit Risk
@@ -33,11 +31,15 @@ export function shares(edges: readonly number[], values: readonly number[]): num
   return counts.map((c) => (values.length ? c / values.length : 0));
 }
 
-/** Quantile bins (deciles by default) of a baseline sample; ties collapse edges (a yes/no input has one). */
+/**
+ * Quantile bins (deciles by default) of a baseline sample. Edges are observed values (no interpolation),
+ * so a discrete input keeps its own values: ties collapse edges, and a yes/no input gets one edge.
+ */
 export function baselineOf(values: readonly number[], bins = 10): BinnedBaseline {
   const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)];
   const edges = sorted.length
-    ? [...new Set(Array.from({ length: bins - 1 }, (_, i) => quantile(sorted, (i + 1) / bins)))].filter(
+    ? [...new Set(Array.from({ length: bins - 1 }, (_, i) => at((i + 1) / bins)))].filter(
         (e) => e < sorted[sorted.length - 1],
       )
     : [];
