@@ -67,7 +67,7 @@ function knownPatient(): Bundle {
     subject,
     period: { start: '2020-06-01', end: '2020-06-01' },
   });
-  return { ...goff, entry: entries as Bundle['entry'] };
+  return { ...goff, entry: entries as unknown as Bundle['entry'] };
 }
 
 describe('fhir-assess validate against the sandbox EHR', () => {
