@@ -138,7 +138,16 @@ export async function startService(
   let app: FastifyInstance | undefined;
   let url: string | undefined;
   const api = roles.http
-    ? await createApiServices(cfg, { redis, sources, assessQueue, eventsQueue, modelIds: models.map((m) => m.id) })
+    ? await createApiServices(cfg, {
+        redis,
+        sources,
+        assessQueue,
+        eventsQueue,
+        modelIds: models.map((m) => m.id),
+        registered,
+        db,
+        drift: monitoring.drift,
+      })
     : undefined;
   if (roles.http) {
     app = await buildApp({

@@ -179,7 +179,9 @@ export function buildReport(rows: PatientRow[], ctx: ReportContext): ValidationR
   const ageBands = subgroups(assessed, (r) => ageBand(r.age), horizon, ctx.bootstrap);
   const createdAt = (ctx.now ?? new Date()).toISOString();
   const asOf = ctx.asOf.toISOString().slice(0, 10);
-  const primary = overall.events >= DECILE_EVENTS ? 'decile' : 'category';
+  const categories = byCategory(subjects, horizon);
+  // Few events: the model's own categories, unless it reports fewer than two (then deciles, said to be thin).
+  const primary = overall.events >= DECILE_EVENTS || categories.length < 2 ? 'decile' : 'category';
   const seed = [
     ctx.model.id,
     ctx.model.version,
@@ -219,11 +221,13 @@ export function buildReport(rows: PatientRow[], ctx: ReportContext): ValidationR
     calibration: {
       primary,
       why:
-        primary === 'decile'
-          ? `${overall.events} events: deciles of predicted risk`
-          : `only ${overall.events} events: by risk category (deciles would hold fewer than 5 events each)`,
+        primary === 'category'
+          ? `only ${overall.events} events: by risk category (deciles would hold fewer than 5 events each)`
+          : overall.events >= DECILE_EVENTS
+            ? `${overall.events} events: deciles of predicted risk`
+            : `deciles of predicted risk, thin with ${overall.events} events (the model reports no risk categories)`,
       deciles: byDecile(subjects, horizon),
-      categories: byCategory(subjects, horizon),
+      categories,
     },
     riskDistribution: histogram(assessed),
     subgroups: { sex, ageBand: ageBands },
