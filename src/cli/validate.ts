@@ -16,10 +16,6 @@ import { validationProgress } from '../validation/validation-progress.js';
 import { intOption, parse, UsageError } from './args.js';
 import { type CliIo, EXIT_ASSESSMENTS_FAILED, EXIT_INTERRUPTED, readPatientsFile } from './backfill.js';
 
-export const VALIDATE_USAGE = `fhir-assess validate --model ID[@VERSION][,ID...] --as-of DATE [--horizon 10y] [--records-complete-until DATE]
-    [--population all|Group/ID | --patients FILE] [--out DIR] [--rate N/s] [--concurrency N]
-    [--bootstrap N] [--seed N] [--source NAME] [--restart] [--quiet]`;
-
 /** Default read rate, patients per second: gentle on a production EHR, like the backfill's. */
 const DEFAULT_RATE_PER_S = 10;
 
