@@ -18,6 +18,11 @@ Usage:
   fhir-assess backfill (--all | --group ID | --patients FILE) [--since DATE] [--models ID,...] [--rate N/s]
                        [--dry-run] [--source NAME] [--strategy auto|bulk|search] [--restart] [--detach] [--quiet]
                                                      assess a population at backfill priority (resumable)
+  fhir-assess validate --model ID[@VERSION][,ID...] --as-of DATE [--horizon 10y] [--records-complete-until DATE]
+                       [--population all|Group/ID]
+                       [--patients FILE] [--out DIR] [--rate N/s] [--concurrency N] [--bootstrap N] [--seed N]
+                       [--source NAME] [--restart] [--quiet]
+                                                     retrospective validation on the EHR's own records (read only)
   fhir-assess jobs failed [--queue NAME] [--limit N] failed jobs: id, queue, patient ref, reason, attempts, time
   fhir-assess jobs retry (ID... | --all) [--queue NAME]
                                                      move failed jobs back to waiting
@@ -43,6 +48,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./cli/shadow.js')).shadowCommand(rest);
     case 'backfill':
       return (await import('./cli/backfill.js')).backfillCommand(rest);
+    case 'validate':
+      return (await import('./cli/validate.js')).validateCommand(rest);
     case 'jobs':
       return (await import('./cli/jobs.js')).jobsCommand(rest);
     case 'subscriptions':

@@ -17,6 +17,7 @@ import { producerConnection, ready } from './jobs/redis-connection.js';
 import { type RunningWorkers, startWorkers } from './jobs/workers.js';
 import type { Model } from './models/model.js';
 import type { RegisteredModel } from './models/registry.js';
+import { type Monitoring, startMonitoring } from './monitoring/monitoring.js';
 import { instrumentEhrClient } from './observability/ehr-metrics.js';
 import { SERVICE_VERSION } from './version.js';
 
@@ -38,6 +39,10 @@ export interface RunningService {
   sources: SourceRegistry;
   /** Subscriptions, polling, reconciliation and the watchdog (their schedulers and dependencies). */
   intake: RunningIntake;
+  /** Output monitoring and drift against validation baselines. */
+  monitoring: Monitoring;
+  /** The models with their modes, as configured. */
+  registered: readonly RegisteredModel[];
   /** Graceful shutdown: HTTP first, then workers (finishing in-flight jobs), then queues, then Redis. */
   close(): Promise<void>;
 }
@@ -78,6 +83,11 @@ export async function startService(
   });
   for (const warning of cfg.warnings) logger.warn(`configuration: ${warning}`); // src/config/source-checks.ts
   const watchedTypes = [...new Set(models.flatMap((m) => m.requires.resourceTypes))];
+  const monitoring = startMonitoring(
+    cfg,
+    { redis, db, logger, models: models.map((m) => ({ id: m.id, version: m.version })) },
+    roles,
+  );
   for (const { source } of sources.all()) {
     // The first "something changed" ping catches up from when the service first started, not from the
     // beginning of the EHR's history. NX: restarts and other replicas keep the existing watermark.
@@ -120,6 +130,7 @@ export async function startService(
         logger,
         deidentifySecret: cfg.DEIDENTIFY_SECRET,
         shadowRetentionDays: cfg.SHADOW_RETENTION_DAYS,
+        monitor: monitoring.outputs,
       },
     });
   }
@@ -127,7 +138,16 @@ export async function startService(
   let app: FastifyInstance | undefined;
   let url: string | undefined;
   const api = roles.http
-    ? await createApiServices(cfg, { redis, sources, assessQueue, eventsQueue, modelIds: models.map((m) => m.id) })
+    ? await createApiServices(cfg, {
+        redis,
+        sources,
+        assessQueue,
+        eventsQueue,
+        modelIds: models.map((m) => m.id),
+        registered,
+        db,
+        drift: monitoring.drift,
+      })
     : undefined;
   if (roles.http) {
     app = await buildApp({
@@ -185,7 +205,10 @@ export async function startService(
     db,
     sources,
     intake,
+    monitoring,
+    registered,
     close: async () => {
+      monitoring.close();
       await app?.close();
       await api?.close();
       await workers?.close();

@@ -1,6 +1,7 @@
 import type { Queue, QueueEvents } from 'bullmq';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
+import type { ConsoleDeps } from '../console/console-deps.js';
 import type { FhirClient } from '../fhir/fhir-client.js';
 import type { SourceRegistry } from '../fhir/source-client.js';
 import type { AssessQueue } from '../jobs/assess-queue.js';
@@ -28,6 +29,8 @@ export interface ApiDeps {
   /** Where clients reach us (status URLs, CDS audience); default: from the request's Host. */
   publicUrl?: string;
   dashboard: { user: string; password?: string };
+  /** The operator console's data sources (absent: no /console). */
+  console?: ConsoleDeps;
 }
 
 /** The named source (default: the first configured one); an unknown name is a 400. */

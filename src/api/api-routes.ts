@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { consoleRoutes } from '../console/console-routes.js';
 import type { ApiDeps } from './api-deps.js';
 import { assessRoutes } from './assess-routes.js';
 import { assessStatusRoutes } from './assess-status-routes.js';
@@ -9,7 +10,7 @@ import { queueDashboard } from './queue-dashboard.js';
 
 /**
  * Everything besides intake: the FHIR operations (`$assess`, its status URL, metadata), CDS Hooks,
- * `/metrics` and the queue dashboard. Authentication per route: see docs/api.md.
+ * `/metrics`, the queue dashboard and the operator console. Authentication per route: see docs/api.md.
  */
 export async function apiRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   await capabilityRoutes(app, deps.publicUrl);
@@ -18,4 +19,5 @@ export async function apiRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
   await cdsHooksRoutes(app, deps);
   await metricsRoutes(app, deps);
   await queueDashboard(app, deps);
+  if (deps.console) await consoleRoutes(app, deps, deps.console);
 }

@@ -1,6 +1,8 @@
 import { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Config } from '../config/config.js';
+import { asOfDate, type Config } from '../config/config.js';
+import { ConfiguredModelHistory } from '../console/model-history.js';
+import type { Database } from '../db/database.js';
 import type { SourceRegistry } from '../fhir/source-client.js';
 import type { AssessQueue } from '../jobs/assess-queue.js';
 import { AssessRequests } from '../jobs/assess-requests.js';
@@ -8,7 +10,10 @@ import type { EventsQueue } from '../jobs/events-queue.js';
 import { createIntakeQueue } from '../jobs/intake-queue.js';
 import { ASSESS_QUEUE } from '../jobs/queue-names.js';
 import { workerConnection } from '../jobs/redis-connection.js';
+import type { RegisteredModel } from '../models/registry.js';
+import type { DriftMonitor } from '../monitoring/drift.js';
 import { registerQueueMetrics } from '../observability/queue-metrics.js';
+import { ValidationReportStore } from '../validation/report-store.js';
 import type { ApiDeps } from './api-deps.js';
 import { ApiAuthenticator } from './auth.js';
 import { feedbackKeys } from './cds-feedback.js';
@@ -28,6 +33,10 @@ export async function createApiServices(
     assessQueue: AssessQueue;
     eventsQueue: EventsQueue;
     modelIds: string[];
+    /** For the operator console: the models with their modes, the database and drift, when present. */
+    registered?: readonly RegisteredModel[];
+    db?: Database;
+    drift?: DriftMonitor;
   },
 ): Promise<ApiServices> {
   // QueueEvents blocks on XREAD: it needs a connection of its own, retrying forever like a worker's.
@@ -62,6 +71,26 @@ export async function createApiServices(
     syncTimeoutMs: cfg.ASSESS_SYNC_TIMEOUT_MS,
     publicUrl: cfg.PUBLIC_URL,
     dashboard: { user: cfg.ADMIN_USER, password: cfg.ADMIN_PASSWORD },
+    console: shared.registered
+      ? {
+          sources: shared.sources,
+          queues,
+          redis: shared.redis,
+          keyPrefix: cfg.QUEUE_PREFIX,
+          registered: shared.registered,
+          history: new ConfiguredModelHistory(shared.registered),
+          reports: shared.db ? new ValidationReportStore(shared.db) : undefined,
+          drift: shared.drift,
+          driftThreshold: cfg.DRIFT_PSI_THRESHOLD,
+          driftWindowDays: cfg.DRIFT_WINDOW_DAYS,
+          shadowRetentionDays: cfg.SHADOW_RETENTION_DAYS,
+          asOf: () => asOfDate(cfg),
+          deidentifySecret: cfg.DEIDENTIFY_SECRET,
+          managedSources: cfg.sources
+            .filter((s) => s.subscription.manage && s.intake.mode === 'push')
+            .map((s) => s.name),
+        }
+      : undefined,
   };
   return {
     deps,

@@ -4,6 +4,7 @@ import type { SourceRegistry } from '../fhir/source-client.js';
 import type { AssessJobResult } from '../jobs/assess-queue.js';
 import { fullReadDone, pendingFullRead } from '../jobs/record-full-read.js';
 import type { Model } from '../models/model.js';
+import type { OutputMonitor } from '../monitoring/output-monitor.js';
 import { countWriteBack, observeModel, observeStage } from '../observability/metrics.js';
 import { viewFor } from '../record/model-view.js';
 import { assessmentKey } from '../writeback/idempotency-key.js';
@@ -26,6 +27,8 @@ export interface AssessDeps {
   deidentifySecret?: string;
   /** Shadow-store retention (SHADOW_RETENTION_DAYS); default 90 days. */
   shadowRetentionDays?: number;
+  /** Records each output for monitoring (distributions, input statuses, drift values); absent: not monitored. */
+  monitor?: OutputMonitor;
 }
 
 /**
@@ -73,6 +76,10 @@ export async function assessPatient(
     const output = view.relink(await model.assess(view.record, { asOf: view.asOf }));
     observeModel(model.id, performance.now() - t0);
     observeStage('model', performance.now() - t0);
+    // Monitoring must never fail an assessment: a Redis blip loses one observation, not the write-back.
+    await deps.monitor
+      ?.record(output, mode)
+      .catch((err: Error) => deps.logger.warn({ err: err.message, model: model.id }, 'monitoring record failed'));
     t0 = performance.now();
     const result = await writeBack(
       client,

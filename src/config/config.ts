@@ -92,6 +92,14 @@ export const ConfigSchema = z.object({
   /** Largest notification body accepted, bytes. */
   NOTIFY_BODY_LIMIT: int(1024, 100 * 1024 * 1024).default(5 * 1024 * 1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Population stability index above which drift against the validation baseline raises an alert (metric + log). */
+  DRIFT_PSI_THRESHOLD: z.coerce.number().min(0.01).max(10).default(0.25),
+  /** Days of recent model outputs compared with the validation baseline. */
+  DRIFT_WINDOW_DAYS: int(1, 365).default(30),
+  /** Fewest values in the window before a PSI is computed (fewer: too noisy to alert on). */
+  DRIFT_MIN_SAMPLES: int(1, 100_000).default(50),
+  /** How often workers check drift and log alerts, ms. */
+  DRIFT_CHECK_INTERVAL_MS: int(10_000, 86_400_000).default(300_000),
   /** REST API, its auth, CDS Hooks, dashboard and rate limits (src/config/api-settings.ts). */
   ...API_SETTINGS,
 });
