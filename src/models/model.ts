@@ -37,6 +37,19 @@ export interface InputMissing {
   name: string;
   reason: 'missing' | 'stale' | 'out-of-range' | 'not-applicable';
   detail?: string;
+  /** For a stale or out-of-range input: the newest value found, which the calculator did not use. */
+  last?: LastValue;
+}
+
+/** A recorded value that was found but not used (too old, or outside the equation's range). */
+export interface LastValue {
+  /** Numeric value in the calculator's unit, or a coded value's display (smoking status). */
+  value: number | string;
+  unit?: string;
+  /** `YYYY-MM-DD` (or an instant for acute vital signs). */
+  effective: string;
+  /** `Type/id` of the resource holding it. */
+  source: string;
 }
 
 export type QualitativeRisk = 'negligible' | 'low' | 'moderate' | 'high' | 'certain';
@@ -44,11 +57,13 @@ export type QualitativeRisk = 'negligible' | 'low' | 'moderate' | 'high' | 'cert
 export interface Prediction {
   /**
    * Calculator id, e.g. `pce-2013`; unique within one ModelOutput. A calculator that makes several predictions
-   * suffixes its id per outcome and horizon (e.g. `prevent-base-10y-ascvd`), and names itself in `group`.
+   * suffixes its id per outcome and horizon (e.g. `prevent-10y-ascvd`), and names itself in `group`.
    */
   calculator: string;
-  /** Id of the calculator that made this prediction when it made several (e.g. `prevent-base`). */
+  /** Id of the calculator that made this prediction when it made several (e.g. `prevent`). */
   group?: string;
+  /** The variant of the calculator that ran (e.g. PREVENT `full`) and why: which inputs chose it. */
+  variant?: { id: string; reason: string };
   /** The published method and variant used, with citation (e.g. which stroke-rate table). */
   method?: string;
   outcome: CodeableConcept;

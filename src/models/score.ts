@@ -1,5 +1,5 @@
 import type { Bundle } from '@medplum/fhirtypes';
-import { CALCULATOR_IDS } from './calculators/index.js';
+import { CALCULATOR_IDS, isCalculatorId } from './calculators/index.js';
 import { createEmbeddedModel } from './embedded-model.js';
 import { formatPercent } from './format.js';
 import type { Model, ModelOutput } from './model.js';
@@ -26,7 +26,7 @@ function chooseModels(opts: ScoreOptions): Model[] {
   const embedded = () => createEmbeddedModel({ calculators: opts.calculators ?? 'all' });
   const available = opts.registry ? offlineModels(opts.registry).map((r) => r.model) : [embedded()];
   if (!opts.models) return available;
-  const calculators = opts.models.filter((id) => CALCULATOR_IDS.includes(id));
+  const calculators = opts.models.filter(isCalculatorId);
   const unknown = opts.models.filter((id) => !calculators.includes(id) && !available.some((m) => m.id === id));
   if (unknown.length > 0) {
     throw new Error(

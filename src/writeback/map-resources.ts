@@ -1,5 +1,6 @@
 import type {
   ClinicalImpression,
+  ClinicalImpressionFinding,
   Device,
   Meta,
   Provenance,
@@ -105,12 +106,24 @@ export function clinicalImpression(
     summary: output.summary,
     prognosisReference: riskRefs.length ? riskRefs : undefined,
     supportingInfo: output.basis.length ? output.basis : undefined,
-    finding: output.missing.length
-      ? output.missing.map((m) => ({
-          itemCodeableConcept: { text: `${m.calculator}: ${m.name} ${m.reason}` },
-          basis: m.detail ?? `${m.name} was ${m.reason}; the calculator did not guess it`,
-        }))
-      : undefined,
+    finding: output.missing.length ? output.missing.map(finding) : undefined,
+  };
+}
+
+/**
+ * One input a calculator could not use. A stale one says when it was last measured and what it was (never "no
+ * total cholesterol" when an old one exists), and references the resource that holds it.
+ */
+function finding(m: ModelOutput['missing'][number]): ClinicalImpressionFinding {
+  const last = m.last;
+  const text =
+    m.reason === 'stale' && last
+      ? `${m.calculator}: ${m.name} stale, last measured ${last.effective}`
+      : `${m.calculator}: ${m.name} ${m.reason}`;
+  return {
+    itemCodeableConcept: { text },
+    ...(last && { itemReference: { reference: last.source } }),
+    basis: m.detail ?? `${m.name} was ${m.reason}; the calculator did not guess it`,
   };
 }
 
