@@ -3,7 +3,7 @@ import type { Reference } from '@medplum/fhirtypes';
 import type { Calculator, CalculatorResult } from './calculator.js';
 import { CALCULATOR_IDS, selectCalculators } from './calculators/index.js';
 import { type CalculatorParams, CalculatorParamsSchema, DEFAULT_PARAMS } from './calculators/params.js';
-import { getDemographics } from './fhir-inputs/index.js';
+import { getDemographics, LATEST_VALUE_CODES } from './fhir-inputs/index.js';
 import { formatPercent } from './format.js';
 import type { Model, ModelContext, ModelOutput, PatientRecord, Prediction } from './model.js';
 
@@ -150,8 +150,11 @@ export function createEmbeddedModel(opts: EmbeddedModelOptions = {}): Model {
           params.recency.vitalsYears,
           params.recency.kidneyYears,
           params.recency.smokingYears,
+          params.recency.hba1cYears,
         ),
       ),
+      // ...and the newest value of each windowed input whatever its date, to call an old one stale.
+      latestObservationCodes: [...LATEST_VALUE_CODES],
     },
     mayReceiveIdentifiedData: true,
     assess: async (record, context) => assessWith(id, version, calculators, record, context),

@@ -118,6 +118,11 @@ export interface DataRequirement {
   maxResources?: number;
   /** Observation categories it reads (e.g. `laboratory`, `vital-signs`); absent reads every category. */
   observationCategories?: string[];
+  /**
+   * LOINC codes whose newest Observation the model needs whatever its date, beyond `lookbackYears`: without it
+   * a value older than the window would look missing, when the model must report it as stale, with its date.
+   */
+  latestObservationCodes?: string[];
 }
 
 /** Anything that turns a PatientRecord into a ModelOutput. */

@@ -1,4 +1,11 @@
-import type { ObservationSpec } from './observations.js';
+import {
+  HDL_CHOLESTEROL,
+  type ObservationSpec,
+  SERUM_CREATININE,
+  SYSTOLIC_BP,
+  TOTAL_CHOLESTEROL,
+} from './observations.js';
+import { SMOKING_STATUS_LOINC } from './smoking.js';
 import {
   BILIRUBIN_UNITS,
   BMI_UNITS,
@@ -141,3 +148,30 @@ export const LV_EJECTION_FRACTION: ObservationSpec = {
   codes: ['10230-1'],
   units: PERCENT_UNITS,
 };
+
+/**
+ * Observations the calculators judge by a multi-year recency window: the record must hold the newest of each
+ * whatever its date, so that an old one is reported as stale (with its date and value), not as missing.
+ * Acute vital signs (24 h windows) are left out: their history is long and an old one says nothing.
+ */
+export const LATEST_VALUE_SPECS: readonly Pick<ObservationSpec, 'codes' | 'panelCodes'>[] = [
+  TOTAL_CHOLESTEROL,
+  HDL_CHOLESTEROL,
+  SYSTOLIC_BP,
+  SERUM_CREATININE,
+  { codes: [SMOKING_STATUS_LOINC] },
+  BODY_MASS_INDEX,
+  URINE_ACR,
+  EGFR_ANY,
+  HBA1C,
+  HEMOGLOBIN,
+  BILIRUBIN,
+  AST,
+  ALT,
+  ALKALINE_PHOSPHATASE,
+];
+
+/** The LOINC codes of {@link LATEST_VALUE_SPECS} (panels included), for `DataRequirement.latestObservationCodes`. */
+export const LATEST_VALUE_CODES: readonly string[] = [
+  ...new Set(LATEST_VALUE_SPECS.flatMap((s) => [...s.codes, ...(s.panelCodes ?? [])])),
+];

@@ -1,0 +1,159 @@
+import { randomUUID } from 'node:crypto';
+import type { Bundle, ClinicalImpression, Observation, Resource } from '@medplum/fhirtypes';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/config.js';
+import { FhirClient } from '../../src/fhir/fhir-client.js';
+import { ensureSubscription } from '../../src/intake/ensure-subscription.js';
+import { createEmbeddedModel } from '../../src/models/embedded-model.js';
+import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
+import { type RunningService, startService } from '../../src/service.js';
+import { freePort } from '../../src/util/local-redis.js';
+import { createLogger } from '../../src/util/logger.js';
+import { type TestRedis, useTestRedis } from '../helpers/redis.js';
+
+/**
+ * End to end with the whole calculator library: a patient whose only lipid panel is seven years old. The
+ * record assembly must still read it (it is older than every lookback window) so that the ClinicalImpression
+ * written to the sandbox says "stale, last measured <date>" with the value, never "missing".
+ */
+const SECRET = 'e2e-stale-secret-0123456789';
+const LOINC = 'http://loinc.org';
+const UCUM = 'http://unitsofmeasure.org';
+const PATIENT_URN = `urn:uuid:${randomUUID()}`;
+
+function lab(code: string, value: number, unit: string, date: string): Observation {
+  return {
+    resourceType: 'Observation',
+    status: 'final',
+    code: { coding: [{ system: LOINC, code }] },
+    subject: { reference: PATIENT_URN },
+    effectiveDateTime: date,
+    valueQuantity: { value, unit, system: UCUM, code: unit },
+  };
+}
+
+/** 58-year-old man: lipids 2014-03-02 (7 years before as-of 2021-04-01), recent BP, smoking status, creatinine. */
+function patientBundle(): Bundle {
+  const entries: Resource[] = [
+    { resourceType: 'Patient', gender: 'male', birthDate: '1962-06-15' },
+    lab('2093-3', 212, 'mg/dL', '2014-03-02'),
+    lab('2085-9', 48, 'mg/dL', '2014-03-02'),
+    lab('2093-3', 190, 'mg/dL', '2012-02-01'), // an even older panel: not the one to report
+    {
+      resourceType: 'Observation',
+      status: 'final',
+      code: { coding: [{ system: LOINC, code: '55284-4' }] },
+      subject: { reference: PATIENT_URN },
+      effectiveDateTime: '2021-03-01',
+      component: [
+        { code: { coding: [{ system: LOINC, code: '8480-6' }] }, valueQuantity: { value: 132, unit: 'mm[Hg]' } },
+        { code: { coding: [{ system: LOINC, code: '8462-4' }] }, valueQuantity: { value: 82, unit: 'mm[Hg]' } },
+      ],
+    },
+    {
+      resourceType: 'Observation',
+      status: 'final',
+      code: { coding: [{ system: LOINC, code: '72166-2' }] },
+      subject: { reference: PATIENT_URN },
+      effectiveDateTime: '2021-03-01',
+      valueCodeableConcept: { coding: [{ system: 'http://snomed.info/sct', code: '266919005' }] },
+    },
+    lab('38483-4', 1.1, 'mg/dL', '2021-03-01'),
+    lab('39156-5', 27.5, 'kg/m2', '2021-03-01'),
+  ];
+  return {
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: entries.map((resource, i) => ({
+      fullUrl: i === 0 ? PATIENT_URN : `urn:uuid:${randomUUID()}`,
+      resource,
+      request: { method: 'POST', url: resource.resourceType },
+    })),
+  };
+}
+
+describe('end to end: stale inputs are reported with their date and value', () => {
+  let redis: TestRedis;
+  let sandbox: Sandbox;
+  let service: RunningService;
+  let ehr: FhirClient;
+  let patientId: string;
+
+  beforeAll(async () => {
+    redis = await useTestRedis();
+    sandbox = await startSandbox({ logger: false });
+    const port = await freePort();
+    const cfg = loadConfig({
+      FHIR_BASE_URL: sandbox.baseUrl,
+      REDIS_URL: redis.url,
+      QUEUE_PREFIX: `e2e-stale-${process.pid}-${Date.now()}`,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      NOTIFY_SECRET: SECRET,
+      AS_OF: '2021-04-01',
+      COALESCE_WINDOW_MS: '500',
+      POLL_OVERLAP_MS: '0',
+      LOG_LEVEL: 'silent',
+    });
+    service = await startService(cfg, { http: true, workers: true }, createLogger('silent'), [
+      createEmbeddedModel({ calculators: 'all' }),
+    ]);
+    ehr = new FhirClient({ baseUrl: sandbox.baseUrl });
+    await ensureSubscription(ehr, `${service.url}/notify`, SECRET, { kind: 'backport', content: 'id-only' });
+    await sandbox.notifier.idle();
+    const response = await ehr.transaction(patientBundle());
+    patientId = response.entry![0].response!.location!.split('/')[1];
+    await settle();
+  });
+
+  afterAll(async () => {
+    await service?.eventsQueue.obliterate({ force: true }).catch(() => {});
+    await service?.assessQueue.obliterate({ force: true }).catch(() => {});
+    await service?.close();
+    await sandbox?.close();
+    await redis?.stop();
+  });
+
+  /** Waits until the sandbox has delivered everything and both queues are empty. */
+  async function settle(): Promise<void> {
+    for (let i = 0; i < 300; i++) {
+      await sandbox.notifier.idle();
+      const counts = await Promise.all(
+        [service.eventsQueue, service.assessQueue].map((q) =>
+          q.getJobCounts('waiting', 'delayed', 'active', 'prioritized'),
+        ),
+      );
+      if (counts.every((c) => Object.values(c).every((n) => n === 0)) && sandbox.notifier.pending() === 0) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('pipeline did not settle within 30 s');
+  }
+
+  it('When the lipids are seven years old, Then the ClinicalImpression has "stale" findings with their dates and values', async () => {
+    const impressions = await ehr.searchAll<ClinicalImpression>('ClinicalImpression', {
+      subject: `Patient/${patientId}`,
+    });
+    expect(impressions).toHaveLength(1);
+    const tc = (
+      await ehr.searchAll<Observation>('Observation', { subject: `Patient/${patientId}`, code: `${LOINC}|2093-3` })
+    ).find((o) => o.effectiveDateTime === '2014-03-02')!;
+    const findings = impressions[0].finding ?? [];
+    for (const calculator of ['pce-2013', 'prevent']) {
+      const f = findings.find((x) => x.itemCodeableConcept?.text?.startsWith(`${calculator}: Total cholesterol`));
+      expect(f, calculator).toMatchObject({
+        itemCodeableConcept: { text: `${calculator}: Total cholesterol stale, last measured 2014-03-02` },
+        itemReference: { reference: `Observation/${tc.id}` },
+        basis: `Total cholesterol last measured 2014-03-02: 212 mg/dL (older than 5 years; Observation/${tc.id})`,
+      });
+      expect(
+        findings.find((x) => x.itemCodeableConcept?.text?.startsWith(`${calculator}: HDL cholesterol`)),
+      ).toMatchObject({
+        itemCodeableConcept: { text: `${calculator}: HDL cholesterol stale, last measured 2014-03-02` },
+      });
+    }
+    expect(findings.some((x) => /cholesterol missing/i.test(x.itemCodeableConcept?.text ?? ''))).toBe(false);
+    expect(impressions[0].summary).toMatch(
+      /Pooled Cohort Equations not computed: Total cholesterol stale \(last measured 2014-03-02\), HDL cholesterol stale \(last measured 2014-03-02\)/,
+    );
+  });
+});
