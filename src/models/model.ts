@@ -20,6 +20,28 @@ export interface ModelContext {
   asOf: Date;
 }
 
+/**
+ * A value computed from other observations, as a lab would report it (e.g. eGFR from a creatinine): written back
+ * as a derived Observation, once per `key`.
+ */
+export interface DerivedValue {
+  /** LOINC code and its display, e.g. 98979-8. */
+  code: { code: string; display: string; text: string };
+  value: number;
+  /** UCUM unit. */
+  unit: string;
+  /** When the source measurement was made: the derived value's effective time. */
+  effective: string;
+  /** `Type/id` of the resources it was computed from. */
+  derivedFrom: string[];
+  /** The equation, e.g. "CKD-EPI 2021 creatinine equation, race-free (Inker 2021)". */
+  method: string;
+  /** How it was computed from what, for the Observation's note. */
+  derivation: string;
+  /** Same inputs, same key: the write-back creates the Observation once (conditional create on it). */
+  key: string;
+}
+
 /** One input value a prediction used, with where it came from. */
 export interface InputUsed {
   name: string;
@@ -77,6 +99,8 @@ export interface Prediction {
   /** UCUM unit of `score` when it is a measurement-like value (e.g. `mL/min/{1.73_m2}`); absent for points. */
   scoreUnit?: string;
   rationale: string;
+  /** Values the calculator computed that are written back as Observations of their own (e.g. eGFR). */
+  derived?: DerivedValue[];
   /** Human-readable category, e.g. "borderline (5–7.4 %)". */
   category?: string;
   inputsUsed: InputUsed[];

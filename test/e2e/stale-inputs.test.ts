@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Bundle, ClinicalImpression, Observation, Resource } from '@medplum/fhirtypes';
+import type { Bundle, ClinicalImpression, Observation, Provenance, Resource } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import { FhirClient } from '../../src/fhir/fhir-client.js';
@@ -32,10 +32,13 @@ function lab(code: string, value: number, unit: string, date: string): Observati
   };
 }
 
-/** 58-year-old man: lipids 2014-03-02 (7 years before as-of 2021-04-01), recent BP, smoking status, creatinine. */
+/**
+ * 43-year-old man: lipids 2014-03-02 (7 years before as-of 2021-04-01), recent BP, smoking status, and a serum
+ * creatinine of 88 µmol/L (LOINC 14682-9) on 2021-03-01, when he was 43 as well.
+ */
 function patientBundle(): Bundle {
   const entries: Resource[] = [
-    { resourceType: 'Patient', gender: 'male', birthDate: '1962-06-15' },
+    { resourceType: 'Patient', gender: 'male', birthDate: '1977-06-15' },
     lab('2093-3', 212, 'mg/dL', '2014-03-02'),
     lab('2085-9', 48, 'mg/dL', '2014-03-02'),
     lab('2093-3', 190, 'mg/dL', '2012-02-01'), // an even older panel: not the one to report
@@ -58,7 +61,7 @@ function patientBundle(): Bundle {
       effectiveDateTime: '2021-03-01',
       valueCodeableConcept: { coding: [{ system: 'http://snomed.info/sct', code: '266919005' }] },
     },
-    lab('38483-4', 1.1, 'mg/dL', '2021-03-01'),
+    lab('14682-9', 88, 'umol/L', '2021-03-01'),
     lab('39156-5', 27.5, 'kg/m2', '2021-03-01'),
   ];
   return {
@@ -72,7 +75,7 @@ function patientBundle(): Bundle {
   };
 }
 
-describe('end to end: stale inputs are reported with their date and value', () => {
+describe('end to end: stale inputs are reported with their date and value; the computed eGFR is written back', () => {
   let redis: TestRedis;
   let sandbox: Sandbox;
   let service: RunningService;
@@ -155,5 +158,41 @@ describe('end to end: stale inputs are reported with their date and value', () =
     expect(impressions[0].summary).toMatch(
       /Pooled Cohort Equations not computed: Total cholesterol stale \(last measured 2014-03-02\), HDL cholesterol stale \(last measured 2014-03-02\)/,
     );
+  });
+
+  it('When a creatinine is on record, Then its CKD-EPI 2021 eGFR is written once as a derived, AI-labelled Observation that triggers nothing', async () => {
+    const creatinine = (
+      await ehr.searchAll<Observation>('Observation', { subject: `Patient/${patientId}`, code: `${LOINC}|14682-9` })
+    )[0];
+    const written = async () =>
+      ehr.searchAll<Observation>('Observation', { subject: `Patient/${patientId}`, code: `${LOINC}|98979-8` });
+    const [egfr, ...more] = await written();
+    expect(more).toHaveLength(0);
+    // preventr tests/testthat/test-helpers.R (risk-models.md §3): male, 43 y, Scr 88 µmol/L → eGFR 96 (96.29).
+    expect(egfr.valueQuantity).toMatchObject({ value: 96.3, system: UCUM, code: 'mL/min/{1.73_m2}' });
+    expect(egfr).toMatchObject({
+      status: 'preliminary',
+      effectiveDateTime: '2021-03-01',
+      derivedFrom: [{ reference: `Observation/${creatinine.id}` }],
+      method: { text: expect.stringMatching(/^CKD-EPI 2021 creatinine equation, race-free/) },
+      identifier: [{ system: 'urn:fhir-assess:derived' }],
+    });
+    expect(egfr.meta?.security).toContainEqual(expect.objectContaining({ code: 'AIAST' }));
+    const [prov] = await ehr.searchAll<Provenance>('Provenance', { target: `Observation/${egfr.id}` });
+    expect(prov.agent.find((a) => a.type?.coding?.[0].code === 'author')?.who?.reference).toBe(egfr.device?.reference);
+    // Its creation was notified like any Observation, and ignored as our own output.
+    const events = await service.eventsQueue.getJobs(['completed']);
+    const own = events.filter((j) => j.data.resourceType === 'Observation' && j.data.id === egfr.id);
+    expect(own.length).toBeGreaterThan(0);
+    for (const j of own) expect(j.returnvalue).toMatchObject({ action: 'ignored', reason: 'own-output' });
+
+    // A new blood pressure: a new assessment (another record), and still one eGFR Observation for that creatinine.
+    const before = await ehr.searchAll<ClinicalImpression>('ClinicalImpression', { subject: `Patient/${patientId}` });
+    const bp = patientBundle().entry![4].resource as Observation;
+    await ehr.create({ ...bp, subject: { reference: `Patient/${patientId}` }, effectiveDateTime: '2021-03-20' });
+    await settle();
+    const after = await ehr.searchAll<ClinicalImpression>('ClinicalImpression', { subject: `Patient/${patientId}` });
+    expect(after.length).toBe(before.length + 1);
+    expect((await written()).map((o) => o.id)).toEqual([egfr.id]);
   });
 });
