@@ -31,7 +31,8 @@ export const BODY_MASS_INDEX: ObservationSpec = { name: 'Body mass index', codes
 
 /**
  * Urine albumin/creatinine ratio, mg/g: 9318-7 (albumin/creatinine mass ratio), 14959-1 (microalbumin/creatinine,
- * Synthea), 32294-1 (albumin/creatinine ratio), 14958-3 (molar, mg/mmol; × 8.84 → mg/g).
+ * Synthea), 32294-1 (albumin/creatinine ratio), 14958-3 (microalbumin/creatinine mass ratio in 24-hour urine: HL7 CPG
+ * ValueSet ckd-valueset-uacr; risk-models.md calls it molar). mg/mmol values are converted (× 8.84 → mg/g).
  */
 export const URINE_ACR: ObservationSpec = {
   name: 'Urine albumin/creatinine ratio',
