@@ -10,6 +10,7 @@ import { type RunningService, startService } from '../../src/service.js';
 import { freePort } from '../../src/util/local-redis.js';
 import { createLogger } from '../../src/util/logger.js';
 import { type TestRedis, useTestRedis } from '../helpers/redis.js';
+import { settle } from '../intake/helpers/harness.js';
 
 /**
  * End to end with the whole calculator library: a patient whose only lipid panel is seven years old. The
@@ -106,7 +107,7 @@ describe('end to end: stale inputs are reported with their date and value; the c
     await sandbox.notifier.idle();
     const response = await ehr.transaction(patientBundle());
     patientId = response.entry![0].response!.location!.split('/')[1];
-    await settle();
+    await settle({ sandbox, service });
   });
 
   afterAll(async () => {
@@ -116,21 +117,6 @@ describe('end to end: stale inputs are reported with their date and value; the c
     await sandbox?.close();
     await redis?.stop();
   });
-
-  /** Waits until the sandbox has delivered everything and both queues are empty. */
-  async function settle(): Promise<void> {
-    for (let i = 0; i < 300; i++) {
-      await sandbox.notifier.idle();
-      const counts = await Promise.all(
-        [service.eventsQueue, service.assessQueue].map((q) =>
-          q.getJobCounts('waiting', 'delayed', 'active', 'prioritized'),
-        ),
-      );
-      if (counts.every((c) => Object.values(c).every((n) => n === 0)) && sandbox.notifier.pending() === 0) return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error('pipeline did not settle within 30 s');
-  }
 
   it('When the lipids are seven years old, Then the ClinicalImpression has "stale" findings with their dates and values', async () => {
     const impressions = await ehr.searchAll<ClinicalImpression>('ClinicalImpression', {
@@ -190,7 +176,7 @@ describe('end to end: stale inputs are reported with their date and value; the c
     const before = await ehr.searchAll<ClinicalImpression>('ClinicalImpression', { subject: `Patient/${patientId}` });
     const bp = patientBundle().entry![4].resource as Observation;
     await ehr.create({ ...bp, subject: { reference: `Patient/${patientId}` }, effectiveDateTime: '2021-03-20' });
-    await settle();
+    await settle({ sandbox, service });
     const after = await ehr.searchAll<ClinicalImpression>('ClinicalImpression', { subject: `Patient/${patientId}` });
     expect(after.length).toBe(before.length + 1);
     expect((await written()).map((o) => o.id)).toEqual([egfr.id]);

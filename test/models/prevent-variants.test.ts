@@ -9,6 +9,7 @@ import {
   type PreventInputs,
   preventRisk,
 } from '../../src/models/calculators/prevent-equations.js';
+import { EXAMPLE_A } from './prevent-example.js';
 
 /**
  * Reference values of every PREVENT model type (Khan SS et al., Circulation 2024;149:430–449), from the preventr R
@@ -25,20 +26,6 @@ import {
  * SDI terms 0). That is the only inference here; every expected number is quoted as published.
  */
 const TOLERANCE = 0.0005;
-
-const DEFAULTS: PreventInputs = {
-  age: 50,
-  sex: 'female',
-  systolicBp: 160,
-  bpTreated: true,
-  totalCholesterol: 200,
-  hdl: 45,
-  statin: false,
-  diabetes: true,
-  currentSmoker: false,
-  egfr: 90,
-  bmi: 35,
-};
 
 type Row = [total_cvd: number, ascvd: number, heart_failure: number, chd: number, stroke: number];
 const OUTCOMES: PreventOutcome[] = ['total_cvd', 'ascvd', 'heart_failure', 'chd', 'stroke'];
@@ -161,7 +148,7 @@ describe('preventRisk: every model type reproduces preventr', () => {
       for (const [h, row] of Object.entries(horizons) as [string, Row][]) {
         const horizon = Number(h) as 10 | 30;
         it(`${c.variant}, ${c.name}, ${sex}, ${horizon} y: ${row.join(' / ')} ±0.0005`, () => {
-          const inputs = { ...DEFAULTS, ...c.inputs, sex };
+          const inputs = { ...EXAMPLE_A, ...c.inputs, sex };
           OUTCOMES.forEach((outcome, i) => {
             const risk = preventRisk(inputs, outcome, horizon, c.variant);
             expect(Math.abs(risk - row[i]), outcome).toBeLessThanOrEqual(TOLERANCE);
@@ -187,7 +174,7 @@ describe('PREVENT model types: internal consistency', () => {
     for (const v of ['base', 'uacr', 'hba1c', 'sdi'] as const) {
       const own = { uacr: v === 'uacr', hba1c: v === 'hba1c', sdi: v === 'sdi' };
       const inputs: PreventInputs = {
-        ...DEFAULTS,
+        ...EXAMPLE_A,
         ...(own.uacr && { uacr: 300 }),
         ...(own.hba1c && { hba1c: 8 }),
         ...(own.sdi && { sdiDecile: 9 }),

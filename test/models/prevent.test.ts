@@ -11,6 +11,7 @@ import {
 } from '../../src/models/calculators/prevent-coefficients.js';
 import { type PreventInputs, preventRisk } from '../../src/models/calculators/prevent-equations.js';
 import { AS_OF, bpPanel, condition, medication, patient, quantity, record, smoking } from './builders.js';
+import { EXAMPLE_A } from './prevent-example.js';
 
 // Source: preventr (Mayer M, CRAN v0.12.0) tests/testthat/test-estimate_risk.R, base model, outputs rounded to
 // 3 dp, quoted in docs/risk-models.md §1b "Reference examples", Example A: 50-year-old female, SBP 160 on BP
@@ -19,19 +20,6 @@ import { AS_OF, bpPanel, condition, medication, patient, quantity, record, smoki
 //   30-yr: total CVD 0.530, ASCVD 0.354, HF 0.390, CHD 0.198, stroke 0.221
 // Tolerance: the published values are rounded to 3 dp, so ±0.0005.
 const TOLERANCE = 0.0005;
-const EXAMPLE_A: PreventInputs = {
-  age: 50,
-  sex: 'female',
-  systolicBp: 160,
-  bpTreated: true,
-  totalCholesterol: 200,
-  hdl: 45,
-  statin: false,
-  diabetes: true,
-  currentSmoker: false,
-  egfr: 90,
-  bmi: 35,
-};
 const EXPECTED = {
   10: { total_cvd: 0.147, ascvd: 0.092, heart_failure: 0.081, chd: 0.044, stroke: 0.054 },
   30: { total_cvd: 0.53, ascvd: 0.354, heart_failure: 0.39, chd: 0.198, stroke: 0.221 },
