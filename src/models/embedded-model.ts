@@ -3,7 +3,7 @@ import type { Reference } from '@medplum/fhirtypes';
 import type { Calculator, CalculatorResult } from './calculator.js';
 import { CALCULATOR_IDS, selectCalculators } from './calculators/index.js';
 import { type CalculatorParams, CalculatorParamsSchema, DEFAULT_PARAMS } from './calculators/params.js';
-import { getDemographics } from './fhir-inputs/index.js';
+import { getDemographics, LATEST_VALUE_CODES } from './fhir-inputs/index.js';
 import { formatPercent } from './format.js';
 import type { Model, ModelContext, ModelOutput, PatientRecord, Prediction } from './model.js';
 
@@ -13,7 +13,7 @@ export const EMBEDDED_MODEL_ID = 'fhir-assess-risk-equations';
  * Version of the calculator library. Bump whenever a calculator, code list, unit rule or default recency window
  * changes: the model version keys idempotent write-back.
  */
-export const EMBEDDED_MODEL_VERSION = '0.2.0';
+export const EMBEDDED_MODEL_VERSION = '0.3.0';
 /** The walking skeleton's configuration (PCE only, default parameters), whose output has not changed since. */
 const SKELETON = { calculators: ['pce-2013'], version: '0.1.0' } as const;
 export const EMBEDDED_MODEL_TITLE = 'fhir-assess published clinical risk equations';
@@ -77,7 +77,11 @@ export function summarise(output: Omit<ModelOutput, 'summary'>, calculators: rea
   for (const c of calculators) {
     const gaps = output.missing.filter((m) => m.calculator === c.id);
     if (gaps.length === 0) continue;
-    const why = gaps.map((m) => `${m.name} ${m.reason}`).join(', ');
+    const why = gaps
+      .map(
+        (m) => `${m.name} ${m.reason}${m.reason === 'stale' && m.last ? ` (last measured ${m.last.effective})` : ''}`,
+      )
+      .join(', ');
     const computed = output.predictions.some((p) => (p.group ?? p.calculator) === c.id);
     parts.push(computed ? `${c.title} computed without: ${why}.` : `${c.title} not computed: ${why}.`);
   }
@@ -146,8 +150,11 @@ export function createEmbeddedModel(opts: EmbeddedModelOptions = {}): Model {
           params.recency.vitalsYears,
           params.recency.kidneyYears,
           params.recency.smokingYears,
+          params.recency.hba1cYears,
         ),
       ),
+      // ...and the newest value of each windowed input whatever its date, to call an old one stale.
+      latestObservationCodes: [...LATEST_VALUE_CODES],
     },
     mayReceiveIdentifiedData: true,
     assess: async (record, context) => assessWith(id, version, calculators, record, context),

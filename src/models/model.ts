@@ -20,6 +20,28 @@ export interface ModelContext {
   asOf: Date;
 }
 
+/**
+ * A value computed from other observations, as a lab would report it (e.g. eGFR from a creatinine): written back
+ * as a derived Observation, once per `key`.
+ */
+export interface DerivedValue {
+  /** LOINC code and its display, e.g. 98979-8. */
+  code: { code: string; display: string; text: string };
+  value: number;
+  /** UCUM unit. */
+  unit: string;
+  /** When the source measurement was made: the derived value's effective time. */
+  effective: string;
+  /** `Type/id` of the resources it was computed from. */
+  derivedFrom: string[];
+  /** The equation, e.g. "CKD-EPI 2021 creatinine equation, race-free (Inker 2021)". */
+  method: string;
+  /** How it was computed from what, for the Observation's note. */
+  derivation: string;
+  /** Same inputs, same key: the write-back creates the Observation once (conditional create on it). */
+  key: string;
+}
+
 /** One input value a prediction used, with where it came from. */
 export interface InputUsed {
   name: string;
@@ -37,6 +59,19 @@ export interface InputMissing {
   name: string;
   reason: 'missing' | 'stale' | 'out-of-range' | 'not-applicable';
   detail?: string;
+  /** For a stale or out-of-range input: the newest value found, which the calculator did not use. */
+  last?: LastValue;
+}
+
+/** A recorded value that was found but not used (too old, or outside the equation's range). */
+export interface LastValue {
+  /** Numeric value in the calculator's unit, or a coded value's display (smoking status). */
+  value: number | string;
+  unit?: string;
+  /** `YYYY-MM-DD` (or an instant for acute vital signs). */
+  effective: string;
+  /** `Type/id` of the resource holding it. */
+  source: string;
 }
 
 export type QualitativeRisk = 'negligible' | 'low' | 'moderate' | 'high' | 'certain';
@@ -44,11 +79,13 @@ export type QualitativeRisk = 'negligible' | 'low' | 'moderate' | 'high' | 'cert
 export interface Prediction {
   /**
    * Calculator id, e.g. `pce-2013`; unique within one ModelOutput. A calculator that makes several predictions
-   * suffixes its id per outcome and horizon (e.g. `prevent-base-10y-ascvd`), and names itself in `group`.
+   * suffixes its id per outcome and horizon (e.g. `prevent-10y-ascvd`), and names itself in `group`.
    */
   calculator: string;
-  /** Id of the calculator that made this prediction when it made several (e.g. `prevent-base`). */
+  /** Id of the calculator that made this prediction when it made several (e.g. `prevent`). */
   group?: string;
+  /** The variant of the calculator that ran (e.g. PREVENT `full`) and why: which inputs chose it. */
+  variant?: { id: string; reason: string };
   /** The published method and variant used, with citation (e.g. which stroke-rate table). */
   method?: string;
   outcome: CodeableConcept;
@@ -62,6 +99,8 @@ export interface Prediction {
   /** UCUM unit of `score` when it is a measurement-like value (e.g. `mL/min/{1.73_m2}`); absent for points. */
   scoreUnit?: string;
   rationale: string;
+  /** Values the calculator computed that are written back as Observations of their own (e.g. eGFR). */
+  derived?: DerivedValue[];
   /** Human-readable category, e.g. "borderline (5–7.4 %)". */
   category?: string;
   inputsUsed: InputUsed[];
@@ -103,6 +142,11 @@ export interface DataRequirement {
   maxResources?: number;
   /** Observation categories it reads (e.g. `laboratory`, `vital-signs`); absent reads every category. */
   observationCategories?: string[];
+  /**
+   * LOINC codes whose newest Observation the model needs whatever its date, beyond `lookbackYears`: without it
+   * a value older than the window would look missing, when the model must report it as stale, with its date.
+   */
+  latestObservationCodes?: string[];
 }
 
 /** Anything that turns a PatientRecord into a ModelOutput. */

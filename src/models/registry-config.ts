@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { CALCULATOR_IDS } from './calculators/index.js';
+import { CALCULATOR_IDS, isCalculatorId } from './calculators/index.js';
 import { CalculatorParamsSchema } from './calculators/params.js';
 import { EMBEDDED_MODEL_ID } from './embedded-model.js';
 import { RemoteModelSpecSchema } from './remote/remote-spec.js';
@@ -26,7 +26,7 @@ export const EmbeddedModelSpecSchema = z
     calculators: z
       .array(z.string())
       .min(1)
-      .refine((ids) => ids.every((id) => CALCULATOR_IDS.includes(id)), {
+      .refine((ids) => ids.every(isCalculatorId), {
         error: `unknown calculator id; known: ${CALCULATOR_IDS.join(', ')}`,
       })
       .optional(),

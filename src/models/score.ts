@@ -1,5 +1,5 @@
 import type { Bundle } from '@medplum/fhirtypes';
-import { CALCULATOR_IDS } from './calculators/index.js';
+import { CALCULATOR_IDS, isCalculatorId } from './calculators/index.js';
 import { createEmbeddedModel } from './embedded-model.js';
 import { formatPercent } from './format.js';
 import type { Model, ModelOutput } from './model.js';
@@ -26,7 +26,7 @@ function chooseModels(opts: ScoreOptions): Model[] {
   const embedded = () => createEmbeddedModel({ calculators: opts.calculators ?? 'all' });
   const available = opts.registry ? offlineModels(opts.registry).map((r) => r.model) : [embedded()];
   if (!opts.models) return available;
-  const calculators = opts.models.filter((id) => CALCULATOR_IDS.includes(id));
+  const calculators = opts.models.filter(isCalculatorId);
   const unknown = opts.models.filter((id) => !calculators.includes(id) && !available.some((m) => m.id === id));
   if (unknown.length > 0) {
     throw new Error(
@@ -99,7 +99,17 @@ function inputBlocks(out: ModelOutput): string[] {
   return lines;
 }
 
-/** A readable text report of model outputs: predictions, inputs used, gaps, exclusions and summary. */
+/** Which variant each multi-variant calculator ran and why (e.g. PREVENT's model type and its optional inputs). */
+function variantLines(out: ModelOutput): string[] {
+  const seen = new Map<string, string>();
+  for (const p of out.predictions) {
+    const who = p.group ?? p.calculator;
+    if (p.variant && !seen.has(who)) seen.set(who, `${who} ran variant '${p.variant.id}': ${p.variant.reason}`);
+  }
+  return seen.size > 0 ? ['\nVariants:', ...seen.values()] : [];
+}
+
+/** A readable text report of model outputs: predictions, variants, inputs used, gaps, exclusions and summary. */
 export function formatTable(outputs: ModelOutput[]): string {
   const blocks: string[] = [];
   for (const out of outputs) {
@@ -115,6 +125,7 @@ export function formatTable(outputs: ModelOutput[]): string {
     if (predictions.length > 0) {
       lines.push(table(['Calculator', 'Outcome', 'Risk', 'Category', 'Qualitative', 'Horizon'], predictions));
     }
+    lines.push(...variantLines(out));
     lines.push(...inputBlocks(out));
     if (out.missing.length > 0) {
       lines.push('\nNot usable:');

@@ -11,6 +11,8 @@ export interface RecordBounds {
   maxResources: number;
   /** Observation categories to ask for, when every model that reads Observations declared them. */
   observationCategories?: string[];
+  /** LOINC codes whose newest Observation is kept even when older than the lookback window (union of models). */
+  latestCodes?: string[];
 }
 
 /**
@@ -35,7 +37,8 @@ export const DEFAULT_MAX_RESOURCES = 20_000;
 /**
  * Combines the models' requirements: the union of their types; the longest lookback (none if any
  * model wants all history); the configured maximum, lowered to the largest a model declares when
- * every model declares one.
+ * every model declares one; the union of the codes whose newest value is needed whatever its date
+ * (pointless, so left out, without a lookback).
  */
 export function boundsFor(requires: readonly DataRequirement[], maxResources = DEFAULT_MAX_RESOURCES): RecordBounds {
   const types = ['Patient', ...new Set(requires.flatMap((r) => r.resourceTypes).filter((t) => t !== 'Patient'))];
@@ -50,7 +53,14 @@ export function boundsFor(requires: readonly DataRequirement[], maxResources = D
     readers.length && readers.every((r) => r.observationCategories?.length)
       ? [...new Set(readers.flatMap((r) => r.observationCategories ?? []))]
       : undefined;
-  return { types, lookbackYears, maxResources: Math.min(maxResources, modelCap), observationCategories: categories };
+  const latest = [...new Set(requires.flatMap((r) => r.latestObservationCodes ?? []))];
+  return {
+    types,
+    lookbackYears,
+    maxResources: Math.min(maxResources, modelCap),
+    observationCategories: categories,
+    ...(latest.length > 0 && lookbackYears !== undefined && { latestCodes: latest }),
+  };
 }
 
 /** The start of the lookback window (ISO date) for an as-of date, or undefined without a lookback. */

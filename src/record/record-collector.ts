@@ -1,4 +1,5 @@
 import type { Resource } from '@medplum/fhirtypes';
+import { NewestBeforeWindow } from './newest-before-window.js';
 import { beforeWindow, type RecordBounds, TIME_SERIES } from './record-bounds.js';
 import { canonicalLine, hashLines, isOwnOutput } from './record-hash.js';
 
@@ -7,14 +8,17 @@ const READ_AHEAD = 1000;
 
 /**
  * Gathers the resources of one record while pages arrive: keeps only the wanted types, leaves out AI
- * write-backs and time-series entries older than the lookback window, de-duplicates by type/id (the
- * newest version wins) and tells the reader when it has enough to stop fetching.
+ * write-backs and time-series entries older than the lookback window (except the newest Observation of
+ * each code the models need whatever its date, when the window holds none), de-duplicates by type/id
+ * (the newest version wins) and tells the reader when it has enough to stop fetching.
  */
 export class RecordCollector {
   private readonly byKey = new Map<string, Resource>();
   /** Hash lines computed as pages arrive, so hashing overlaps with waiting for the next page. */
   private readonly lines = new Map<string, string>();
   private readonly types: Set<string>;
+  /** The newest Observation per needed code among those older than the window. */
+  private readonly older: NewestBeforeWindow;
   /** Why a strategy could not read everything (e.g. a search with no next link), if it could not. */
   incomplete?: string;
 
@@ -24,6 +28,7 @@ export class RecordCollector {
     private readonly windowStart: string | undefined,
   ) {
     this.types = new Set(bounds.types);
+    this.older = new NewestBeforeWindow(bounds.latestCodes);
   }
 
   get size(): number {
@@ -40,7 +45,11 @@ export class RecordCollector {
   }
 
   add(r: Resource | undefined): void {
-    if (!r?.id || !this.types.has(r.resourceType) || isOwnOutput(r) || beforeWindow(r, this.windowStart)) return;
+    if (!r?.id || !this.types.has(r.resourceType) || isOwnOutput(r)) return;
+    if (beforeWindow(r, this.windowStart)) {
+      this.older.offer(r);
+      return;
+    }
     const key = `${r.resourceType}/${r.id}`;
     const existing = this.byKey.get(key);
     if (existing && !isNewer(r, existing)) return;
@@ -78,9 +87,12 @@ export class RecordCollector {
     return this.byKey.get(`Patient/${this.patientId}`);
   }
 
-  /** Every kept resource keyed by type/id (for the incremental-refresh cache). */
+  /**
+   * Every kept resource keyed by type/id (for the incremental-refresh cache), with the newest older-than-
+   * window Observations, which a `_since` refresh would not read again.
+   */
   entries(): ReadonlyMap<string, Resource> {
-    return this.byKey;
+    return new Map([...this.older.all(), ...this.byKey]);
   }
 
   /**
@@ -89,7 +101,9 @@ export class RecordCollector {
    */
   resources(): { resources: Resource[]; dropped: number } {
     const patient = this.patient;
-    const rest = [...this.byKey.values()].filter((r) => r !== patient);
+    const inWindow = [...this.byKey.values()];
+    const older = this.older.needed(inWindow).filter((r) => !this.byKey.has(`${r.resourceType}/${r.id}`));
+    const rest = [...inWindow, ...older].filter((r) => r !== patient);
     const room = this.bounds.maxResources - (patient ? 1 : 0);
     if (rest.length <= room) return { resources: patient ? [patient, ...rest] : rest, dropped: 0 };
     const keyed = rest.map((r) => ({ r, series: r.resourceType in TIME_SERIES, date: dateOf(r) }));

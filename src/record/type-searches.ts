@@ -23,6 +23,8 @@ export interface SearchPlan {
  * The searches that read a patient's record type by type: scoped by `patient` (or `subject` where
  * the EHR lists only that), narrowed by Observation category and by the lookback window where the EHR
  * supports those parameters (the collector filters again, so an EHR that ignores them is harmless).
+ * When the window narrowed Observations and the models need the newest value of some codes whatever
+ * its date, one more search reads those codes before the window (see {@link olderValuesSearch}).
  */
 export function typeSearches(plan: SearchPlan): TypeSearch[] {
   const { caps, bounds } = plan;
@@ -36,14 +38,34 @@ export function typeSearches(plan: SearchPlan): TypeSearch[] {
       params.set('category', bounds.observationCategories.join(','));
     }
     const series = TIME_SERIES[type];
-    if (series && plan.windowStart && supportsSearchParam(caps, type, series.searchParam)) {
-      params.set(series.searchParam, `ge${plan.windowStart}`);
-    }
-    if (plan.since && (supportsSearchParam(caps, type, '_lastUpdated') || !caps.known)) {
-      params.set('_lastUpdated', `ge${plan.since}`);
-    }
-    params.set('_count', String(plan.pageSize));
-    out.push({ type, url: `${type}?${params}` });
+    const windowed = !!series && !!plan.windowStart && supportsSearchParam(caps, type, series.searchParam);
+    if (windowed) params.set(series.searchParam, `ge${plan.windowStart}`);
+    out.push({ type, url: `${type}?${finish(params, plan, type)}` });
+    if (windowed && type === 'Observation' && bounds.latestCodes?.length) out.push(olderValuesSearch(plan, params));
   }
   return out;
+}
+
+/** Adds the incremental `_lastUpdated` bound and the page size. */
+function finish(params: URLSearchParams, plan: SearchPlan, type: string): URLSearchParams {
+  if (plan.since && (supportsSearchParam(plan.caps, type, '_lastUpdated') || !plan.caps.known)) {
+    params.set('_lastUpdated', `ge${plan.since}`);
+  }
+  params.set('_count', String(plan.pageSize));
+  return params;
+}
+
+/**
+ * Observations of the needed codes dated before the window (`date=lt`), so that the collector can keep
+ * the newest of each and a model can call an old value stale instead of missing. Narrowed by `code`
+ * where the EHR supports it; otherwise every older Observation is read and the collector keeps those.
+ */
+function olderValuesSearch(plan: SearchPlan, windowed: URLSearchParams): TypeSearch {
+  const params = new URLSearchParams(windowed);
+  params.set('date', `lt${plan.windowStart}`);
+  const codes = plan.bounds.latestCodes ?? [];
+  if (supportsSearchParam(plan.caps, 'Observation', 'code')) {
+    params.set('code', codes.map((c) => `http://loinc.org|${c}`).join(','));
+  }
+  return { type: 'Observation', url: `Observation?${finish(params, plan, 'Observation')}` };
 }

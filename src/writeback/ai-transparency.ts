@@ -40,6 +40,8 @@ export const RISK_PROBABILITY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/ri
 /** Our identifier systems: one for assessment outputs (idempotency keys), one for model Devices. */
 export const ASSESSMENT_ID_SYSTEM = 'urn:fhir-assess:assessment';
 export const DEVICE_ID_SYSTEM = 'urn:fhir-assess:model';
+/** Identifier system of derived Observations (e.g. eGFR); the value is a key of their inputs, not of a run. */
+export const DERIVED_ID_SYSTEM = 'urn:fhir-assess:derived';
 export const CALCULATOR_SYSTEM = 'http://fhir-assess.dev/CodeSystem/calculator';
 /** ClinicalImpression.code system naming the model (id); chains a patient's runs through `previous`. */
 export const MODEL_CODE_SYSTEM = 'http://fhir-assess.dev/CodeSystem/model';

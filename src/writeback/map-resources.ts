@@ -1,19 +1,22 @@
 import type {
   ClinicalImpression,
+  ClinicalImpressionFinding,
   Device,
   Meta,
+  Observation,
   Provenance,
   Reference,
   RiskAssessment,
   RiskAssessmentPrediction,
 } from '@medplum/fhirtypes';
-import type { ModelOutput, Prediction } from '../models/model.js';
+import type { DerivedValue, ModelOutput, Prediction } from '../models/model.js';
 import {
   ACTIVITY_CREATE,
   AI_DEVICE_TYPE,
   AIAST,
   ASSESSMENT_ID_SYSTEM,
   CALCULATOR_SYSTEM,
+  DERIVED_ID_SYSTEM,
   MODEL_CODE_SYSTEM,
   PROVENANCE_ASSEMBLER,
   PROVENANCE_AUTHOR,
@@ -82,6 +85,52 @@ function prediction(p: Prediction, asOf: Date): RiskAssessmentPrediction {
   };
 }
 
+const UCUM = 'http://unitsofmeasure.org';
+
+/**
+ * SNOMED CT 703505007 "Clearance calculation relative to 1.73 square meters body surface area", the method the
+ * HL7 Switzerland lab IG uses for eGFR (hl7ch/ch-lab-report ChLabObservation_eGFR), with the equation as text.
+ */
+const EGFR_METHOD_SCT = {
+  system: 'http://snomed.info/sct',
+  code: '703505007',
+  display: 'Clearance calculation relative to 1.73 square meters body surface area (qualifier value)',
+};
+
+/**
+ * A value a calculator computed from other observations (eGFR from creatinine), written as a lab would report it:
+ * effective at the source measurement, `derivedFrom` it, the equation as `method`. Labelled AIAST like every
+ * output (machine-computed, not measured: our intake and record assembly ignore it, so it never triggers an
+ * assessment nor feeds one), with the model Device as `device`, and preliminary until a clinician confirms. Its
+ * identifier is a key of its inputs, so the same creatinine gives one Observation however often it is assessed.
+ */
+export function derivedObservation(d: DerivedValue, output: ModelOutput, ctx: MappingContext): Observation {
+  return {
+    resourceType: 'Observation',
+    meta: { security: [AIAST] },
+    identifier: [{ system: DERIVED_ID_SYSTEM, value: d.key }],
+    status: ctx.mode === 'final' ? 'final' : 'preliminary',
+    category: [
+      {
+        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }],
+      },
+    ],
+    code: { coding: [{ system: 'http://loinc.org', code: d.code.code, display: d.code.display }], text: d.code.text },
+    subject: { reference: `Patient/${ctx.patientId}` },
+    effectiveDateTime: d.effective,
+    issued: ctx.now.toISOString(),
+    valueQuantity: { value: d.value, unit: d.unit.replace('{1.73_m2}', '1.73m2'), system: UCUM, code: d.unit },
+    method: { ...(d.code.code === '98979-8' && { coding: [EGFR_METHOD_SCT] }), text: d.method },
+    device: { ...ctx.modelDevice, display: `${output.modelId} ${output.modelVersion}` },
+    derivedFrom: d.derivedFrom.map((reference) => ({ reference })),
+    note: [
+      {
+        text: `Computed by ${output.modelId} ${output.modelVersion} from ${d.derivation} (${d.method}); not measured. ${ctx.mode === 'final' ? 'Final.' : 'Preliminary until a clinician confirms.'}`,
+      },
+    ],
+  };
+}
+
 /** The run's plain-language summary, linked to its RiskAssessments and to the previous run's impression. */
 export function clinicalImpression(
   output: ModelOutput,
@@ -105,12 +154,24 @@ export function clinicalImpression(
     summary: output.summary,
     prognosisReference: riskRefs.length ? riskRefs : undefined,
     supportingInfo: output.basis.length ? output.basis : undefined,
-    finding: output.missing.length
-      ? output.missing.map((m) => ({
-          itemCodeableConcept: { text: `${m.calculator}: ${m.name} ${m.reason}` },
-          basis: m.detail ?? `${m.name} was ${m.reason}; the calculator did not guess it`,
-        }))
-      : undefined,
+    finding: output.missing.length ? output.missing.map(finding) : undefined,
+  };
+}
+
+/**
+ * One input a calculator could not use. A stale one says when it was last measured and what it was (never "no
+ * total cholesterol" when an old one exists), and references the resource that holds it.
+ */
+function finding(m: ModelOutput['missing'][number]): ClinicalImpressionFinding {
+  const last = m.last;
+  const text =
+    m.reason === 'stale' && last
+      ? `${m.calculator}: ${m.name} stale, last measured ${last.effective}`
+      : `${m.calculator}: ${m.name} ${m.reason}`;
+  return {
+    itemCodeableConcept: { text },
+    ...(last && { itemReference: { reference: last.source } }),
+    basis: m.detail ?? `${m.name} was ${m.reason}; the calculator did not guess it`,
   };
 }
 

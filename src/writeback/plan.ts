@@ -5,6 +5,7 @@ import { ASSESSMENT_ID_SYSTEM } from './ai-transparency.js';
 import { identifierToken } from './map-devices.js';
 import {
   clinicalImpression,
+  derivedObservation,
   type MappingContext,
   modelDevice,
   provenance,
@@ -47,7 +48,10 @@ export interface PlanRefs {
 const urn = () => `urn:uuid:${randomUUID()}`;
 const byIdentifier = (r: Resource) => `identifier=${encodeURIComponent(identifierToken(r as never))}`;
 
-/** The ordered entries of one write-back: [Devices,] RiskAssessments, ClinicalImpression, Provenance. */
+/**
+ * The ordered entries of one write-back: [Devices,] RiskAssessments, derived Observations (eGFR), the
+ * ClinicalImpression, the Provenance of them all.
+ */
 export function planWriteBack(a: AssessmentToWrite, refs: PlanRefs = {}): PlannedEntry[] {
   const entries: PlannedEntry[] = [];
   let devices = refs.devices;
@@ -70,9 +74,19 @@ export function planWriteBack(a: AssessmentToWrite, refs: PlanRefs = {}): Planne
     riskRefs.push({ reference: fullUrl });
     entries.push({ fullUrl, resource, ifNoneExist: byIdentifier(resource) });
   }
+  const derivedRefs: Reference[] = [];
+  const keys = new Set<string>();
+  for (const d of a.output.predictions.flatMap((p) => p.derived ?? [])) {
+    if (keys.has(d.key)) continue;
+    keys.add(d.key);
+    const resource = derivedObservation(d, a.output, ctx);
+    const fullUrl = urn();
+    derivedRefs.push({ reference: fullUrl });
+    entries.push({ fullUrl, resource, ifNoneExist: byIdentifier(resource) });
+  }
   const ci = { fullUrl: urn(), resource: clinicalImpression(a.output, riskRefs, ctx) };
   entries.push({ ...ci, ifNoneExist: byIdentifier(ci.resource) });
-  const prov = provenance([...riskRefs, { reference: ci.fullUrl }], a.output, ctx);
+  const prov = provenance([...riskRefs, ...derivedRefs, { reference: ci.fullUrl }], a.output, ctx);
   const tag = `_tag=${encodeURIComponent(`${ASSESSMENT_ID_SYSTEM}|${a.key}`)}`;
   entries.push({ fullUrl: urn(), resource: prov, ifNoneExist: tag });
   return entries;

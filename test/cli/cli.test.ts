@@ -24,6 +24,19 @@ describe.skipIf(!existsSync(CLI))('fhir-assess CLI (built; skipped before `npm r
     expect(pce.horizonYears).toBe(10);
   });
 
+  it('When scoring a record with UACR and HbA1c, Then score prints that PREVENT ran the full model and why', async () => {
+    // preventr example A (risk-models.md §1b) plus UACR 92 mg/g (14959-1) and HbA1c 9.2 % (4548-4), the optional
+    // values of preventr's "Full model works" test; no postal code, so SDI enters as "missing".
+    const args = [CLI, 'score', 'test/fixtures/prevent-uacr-hba1c.bundle.json', '--as-of', '2021-04-01'];
+    const { stdout } = await run('node', [...args, '--models', 'prevent', '--format', 'table']);
+    expect(stdout).toContain(
+      'prevent ran variant \'full\': full model (UACR, HbA1c and SDI, absent ones as "missing"): 2 optional ' +
+        'predictors: Urine albumin/creatinine ratio 92 mg/g, HbA1c 9.2 %; SDI not usable (no postal code in Patient.address)',
+    );
+    const [json] = JSON.parse((await run('node', [...args, '--models', 'prevent-base'])).stdout);
+    expect(json.predictions[0]).toMatchObject({ calculator: 'prevent-10y-cvd', variant: { id: 'full' } });
+  });
+
   it('When the environment is invalid, Then serve exits 78 listing every problem at once', async () => {
     const err = await run('node', [CLI, 'serve'], {
       env: { ...process.env, FHIR_BASE_URL: 'nope', PORT: '-1', MODEL_MODE: 'live' },

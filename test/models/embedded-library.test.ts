@@ -29,7 +29,7 @@ describe('scoreBundle with the whole library (fhir-assess score)', () => {
       '30y-hf': 0.39,
     };
     for (const [k, v] of Object.entries(expected))
-      expect(Math.abs(risk(`prevent-base-${k}`) - v), k).toBeLessThanOrEqual(0.0005);
+      expect(Math.abs(risk(`prevent-${k}`) - v), k).toBeLessThanOrEqual(0.0005);
     // Every calculator is accounted for: computed, excluded or not computed with reasons.
     for (const calc of CALCULATOR_IDS) {
       const seen =
@@ -58,14 +58,14 @@ describe('scoreBundle with the whole library (fhir-assess score)', () => {
   });
 
   it('accepts calculator ids in --models and prints one inputs table per calculator', async () => {
-    const outputs = await scoreBundle(fixture(), { asOf: AS_OF, models: ['prevent-base', 'charlson-age-adjusted'] });
+    const outputs = await scoreBundle(fixture(), { asOf: AS_OF, models: ['prevent', 'charlson-age-adjusted'] });
     expect(outputs).toHaveLength(1);
     expect(outputs[0].predictions.map((p) => p.group ?? p.calculator)).toEqual([
-      ...Array(6).fill('prevent-base'),
+      ...Array(6).fill('prevent'),
       'charlson-age-adjusted',
     ]);
     const text = formatTable(outputs);
-    expect(text.match(/Inputs used by prevent-base:/g)).toHaveLength(1);
+    expect(text.match(/Inputs used by prevent:/g)).toHaveLength(1);
     expect(text).toContain('14.68 %');
     expect(text).toContain('2 (9.85 %)'); // Charlson score with its 10-year mortality (1 − 0.983^(e^1.8))
     await expect(scoreBundle(fixture(), { models: ['framingham'] })).rejects.toThrow(
@@ -90,7 +90,7 @@ describe('scoreBundle with the whole library (fhir-assess score)', () => {
       );
       const [out] = await scoreBundle(fixture(), { asOf: AS_OF, registry: offlineRegistryFromFile(path) });
       expect(out.modelId).toBe('cardio');
-      expect(out.predictions.find((p) => p.calculator === 'prevent-base-10y-cvd')?.qualitativeRisk).toBe('high'); // 14.7 % ≥ 10 %
+      expect(out.predictions.find((p) => p.calculator === 'prevent-10y-cvd')?.qualitativeRisk).toBe('high'); // 14.7 % ≥ 10 %
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -110,6 +110,6 @@ describe('createEmbeddedModel', () => {
       (e) => (e.resource as { code?: { coding?: { code?: string }[] } }).code?.coding?.[0]?.code !== '39156-5',
     );
     const [out] = await scoreBundle(b, { asOf: AS_OF, models: ['prevent-base'] });
-    expect(out.summary).toMatch(/AHA PREVENT base equations computed without: Body mass index missing\./);
+    expect(out.summary).toMatch(/AHA PREVENT equations computed without: Body mass index missing\./);
   });
 });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Patient } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PARAMS } from '../../src/models/calculators/params.js';
 import { createPreventCalculator, preventCategory } from '../../src/models/calculators/prevent.js';
@@ -10,6 +11,7 @@ import {
 } from '../../src/models/calculators/prevent-coefficients.js';
 import { type PreventInputs, preventRisk } from '../../src/models/calculators/prevent-equations.js';
 import { AS_OF, bpPanel, condition, medication, patient, quantity, record, smoking } from './builders.js';
+import { EXAMPLE_A } from './prevent-example.js';
 
 // Source: preventr (Mayer M, CRAN v0.12.0) tests/testthat/test-estimate_risk.R, base model, outputs rounded to
 // 3 dp, quoted in docs/risk-models.md §1b "Reference examples", Example A: 50-year-old female, SBP 160 on BP
@@ -18,19 +20,6 @@ import { AS_OF, bpPanel, condition, medication, patient, quantity, record, smoki
 //   30-yr: total CVD 0.530, ASCVD 0.354, HF 0.390, CHD 0.198, stroke 0.221
 // Tolerance: the published values are rounded to 3 dp, so ±0.0005.
 const TOLERANCE = 0.0005;
-const EXAMPLE_A: PreventInputs = {
-  age: 50,
-  sex: 'female',
-  systolicBp: 160,
-  bpTreated: true,
-  totalCholesterol: 200,
-  hdl: 45,
-  statin: false,
-  diabetes: true,
-  currentSmoker: false,
-  egfr: 90,
-  bmi: 35,
-};
 const EXPECTED = {
   10: { total_cvd: 0.147, ascvd: 0.092, heart_failure: 0.081, chd: 0.044, stroke: 0.054 },
   30: { total_cvd: 0.53, ascvd: 0.354, heart_failure: 0.39, chd: 0.198, stroke: 0.221 },
@@ -115,7 +104,7 @@ describe('PREVENT calculator over FHIR', () => {
     expect(r.missing).toEqual([]);
     const byId = Object.fromEntries((r.predictions ?? []).map((p) => [p.calculator, p]));
     expect(Object.keys(byId).sort()).toEqual(
-      ['10y-ascvd', '10y-cvd', '10y-hf', '30y-ascvd', '30y-cvd', '30y-hf'].map((s) => `prevent-base-${s}`),
+      ['10y-ascvd', '10y-cvd', '10y-hf', '30y-ascvd', '30y-cvd', '30y-hf'].map((s) => `prevent-${s}`),
     );
     const expected: Record<string, number> = {
       '10y-cvd': 0.147,
@@ -126,17 +115,17 @@ describe('PREVENT calculator over FHIR', () => {
       '30y-hf': 0.39,
     };
     for (const [k, v] of Object.entries(expected)) {
-      const p = byId[`prevent-base-${k}`];
+      const p = byId[`prevent-${k}`];
       expect(Math.abs(p.probability! - v)).toBeLessThanOrEqual(TOLERANCE);
-      expect(p.group).toBe('prevent-base');
+      expect(p.group).toBe('prevent');
       expect(p.horizonYears).toBe(Number(k.slice(0, 2)));
     }
-    expect(byId['prevent-base-10y-cvd']).toMatchObject({
+    expect(byId['prevent-10y-cvd']).toMatchObject({
       qualitativeRisk: 'moderate',
       category: expect.stringMatching(/^intermediate/),
     });
-    expect(byId['prevent-base-10y-hf'].outcome.coding?.[0].code).toBe('84114007');
-    const used = Object.fromEntries(byId['prevent-base-10y-hf'].inputsUsed.map((u) => [u.name, u]));
+    expect(byId['prevent-10y-hf'].outcome.coding?.[0].code).toBe('84114007');
+    const used = Object.fromEntries(byId['prevent-10y-hf'].inputsUsed.map((u) => [u.name, u]));
     expect(used['Systolic blood pressure']).toMatchObject({
       value: 160,
       unit: 'mm[Hg]',
@@ -148,7 +137,7 @@ describe('PREVENT calculator over FHIR', () => {
       source: expect.stringMatching(/^MedicationRequest\//),
     });
     // BMI enters only the heart-failure equations.
-    expect(byId['prevent-base-10y-cvd'].inputsUsed.some((u) => u.name === 'Body mass index')).toBe(false);
+    expect(byId['prevent-10y-cvd'].inputsUsed.some((u) => u.name === 'Body mass index')).toBe(false);
   });
 
   it('derives eGFR from creatinine with CKD-EPI 2021 and reports the derivation', () => {
@@ -166,7 +155,7 @@ describe('PREVENT calculator over FHIR', () => {
       (e) => (e.resource as { code?: { coding?: { code?: string }[] } }).code?.coding?.[0]?.code !== '39156-5',
     );
     const r = createPreventCalculator().compute(rec, { asOf: AS_OF });
-    expect(r.predictions!.map((p) => p.calculator)).not.toContain('prevent-base-10y-hf');
+    expect(r.predictions!.map((p) => p.calculator)).not.toContain('prevent-10y-hf');
     expect(r.predictions).toHaveLength(4);
     expect(r.missing).toEqual([expect.objectContaining({ name: 'Body mass index', reason: 'missing' })]);
   });
@@ -207,9 +196,118 @@ describe('PREVENT calculator over FHIR', () => {
     expect(r.exclusion).toMatch(/known cardiovascular disease/);
   });
 
-  it('uses only a CKD-EPI 2021 eGFR when there is no creatinine (an MDRD 33914-3 is not accepted)', () => {
+  it('When only an MDRD eGFR (33914-3) is on record, Then no prediction, and the reason names the MDRD value', () => {
     const r = calc.compute(exampleARecord([], quantity('33914-3', 90, 'mL/min/{1.73_m2}')), { asOf: AS_OF });
     expect(r.predictions).toBeUndefined();
-    expect(r.missing).toContainEqual(expect.objectContaining({ name: 'eGFR', reason: 'missing' }));
+    expect(r.missing).toContainEqual(
+      expect.objectContaining({
+        name: 'eGFR',
+        reason: 'missing',
+        detail: expect.stringMatching(/MDRD eGFR 90 \(Observation\/[^,]+, 2021-03-01\) is not used/),
+      }),
+    );
+  });
+
+  it('When only a CKD-EPI eGFR of unstated version (62238-1) is on record, Then PREVENT runs and says so', () => {
+    const r = calc.compute(exampleARecord([], quantity('62238-1', 90, 'mL/min/{1.73_m2}')), { asOf: AS_OF });
+    expect(r.missing).toEqual([]);
+    const cvd = r.predictions!.find((p) => p.calculator === 'prevent-10y-cvd')!;
+    // preventr example A again (eGFR 90): total CVD 0.147.
+    expect(Math.abs(cvd.probability! - 0.147)).toBeLessThanOrEqual(TOLERANCE);
+    const egfr = cvd.inputsUsed.find((u) => u.name === 'eGFR')!;
+    expect(egfr).toMatchObject({ value: 90, source: expect.stringMatching(/^Observation\//) });
+    expect(egfr.derivation).toMatch(/LOINC 62238-1.*equation version not stated/);
+    expect(cvd.rationale).toMatch(/without stating the equation version/);
+  });
+});
+
+// preventr tests/testthat/test-prevent_equations.R, "HbA1c model works, female" (hba1c = 9.2), "UACR model works,
+// female" (uacr = 92), "Full model works, female" (hba1c = 9.2, uacr = 92, zip = "14738", a decile in 1–3: see
+// prevent-variants.test.ts), all on example A's inputs; 3 dp, so ±0.0005.
+describe('PREVENT model types chosen from the record', () => {
+  const calc = createPreventCalculator();
+  const uacr92 = () => quantity('14959-1', 92, 'mg/g');
+  const hba1c92 = () => quantity('4548-4', 9.2, '%');
+  const cvd = (r: ReturnType<typeof calc.compute>) => r.predictions!.find((p) => p.calculator === 'prevent-10y-cvd')!;
+
+  it('When neither UACR nor HbA1c nor SDI is usable, Then the base model runs and says why', () => {
+    const p = cvd(calc.compute(exampleARecord(), { asOf: AS_OF }));
+    expect(p.variant?.id).toBe('base');
+    expect(p.variant?.reason).toMatch(
+      /^base model: no optional predictor usable; Urine albumin.* not on record; HbA1c not on record; SDI not usable \(no postal code/,
+    );
+    expect(p.method).toMatch(/PREVENT equations, base model/);
+  });
+
+  it('When a UACR is on record, Then the UACR model runs: preventr 0.181 / 0.111 / 0.105', () => {
+    const r = calc.compute(exampleARecord([uacr92()]), { asOf: AS_OF });
+    const byId = Object.fromEntries(r.predictions!.map((p) => [p.calculator, p]));
+    expect(byId['prevent-10y-cvd'].variant?.id).toBe('uacr');
+    for (const [id, v] of [
+      ['prevent-10y-cvd', 0.181],
+      ['prevent-10y-ascvd', 0.111],
+      ['prevent-10y-hf', 0.105],
+      ['prevent-30y-cvd', 0.565],
+    ] as const)
+      expect(Math.abs(byId[id].probability! - v), id).toBeLessThanOrEqual(TOLERANCE);
+    expect(byId['prevent-10y-cvd'].inputsUsed).toContainEqual(
+      expect.objectContaining({ name: 'Urine albumin/creatinine ratio', value: 92, unit: 'mg/g' }),
+    );
+  });
+
+  it('When an HbA1c is on record, Then the HbA1c model runs: preventr 0.165 / 0.103 / 0.107', () => {
+    const r = calc.compute(exampleARecord([hba1c92()]), { asOf: AS_OF });
+    const byId = Object.fromEntries(r.predictions!.map((p) => [p.calculator, p]));
+    expect(byId['prevent-10y-cvd'].variant?.id).toBe('hba1c');
+    for (const [id, v] of [
+      ['prevent-10y-cvd', 0.165],
+      ['prevent-10y-ascvd', 0.103],
+      ['prevent-10y-hf', 0.107],
+      ['prevent-30y-hf', 0.449],
+    ] as const)
+      expect(Math.abs(byId[id].probability! - v), id).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  it('When UACR and HbA1c are on record, Then the full model runs with SDI as "missing" and says so', () => {
+    const rec = exampleARecord([uacr92(), hba1c92()]);
+    (rec.bundle.entry![0].resource as Patient).address = [{ use: 'home', postalCode: '14738' }];
+    const p = cvd(calc.compute(rec, { asOf: AS_OF }));
+    expect(p.variant?.id).toBe('full');
+    expect(p.variant?.reason).toMatch(
+      /2 optional predictors: Urine albumin\/creatinine ratio 92 mg\/g, HbA1c 9.2 %; SDI not usable \(no ZIP→SDI table/,
+    );
+    // No published example has SDI missing in the full model: check against the equation with the missing term.
+    const inputs: PreventInputs = { ...EXAMPLE_A, uacr: 92, hba1c: 9.2 };
+    expect(p.probability).toBeCloseTo(preventRisk(inputs, 'total_cvd', 10, 'full'), 12);
+    expect(p.probability).not.toBeCloseTo(preventRisk({ ...inputs, sdiDecile: 3 }, 'total_cvd', 10, 'full'), 4);
+  });
+
+  it('When a ZIP→SDI table maps the postal code, Then SDI is used: preventr full model 0.174 / 0.105 / 0.114', () => {
+    const withSdi = createPreventCalculator(DEFAULT_PARAMS, (zip) => (zip === '14738' ? 3 : undefined));
+    const rec = exampleARecord([uacr92(), hba1c92()]);
+    (rec.bundle.entry![0].resource as Patient).address = [{ use: 'home', postalCode: '14738-1234' }];
+    const byId = Object.fromEntries(withSdi.compute(rec, { asOf: AS_OF }).predictions!.map((p) => [p.calculator, p]));
+    expect(byId['prevent-10y-cvd'].variant?.reason).toMatch(/3 optional predictors: .*SDI decile 3$/);
+    for (const [id, v] of [
+      ['prevent-10y-cvd', 0.174],
+      ['prevent-10y-ascvd', 0.105],
+      ['prevent-10y-hf', 0.114],
+      ['prevent-30y-cvd', 0.534],
+    ] as const)
+      expect(Math.abs(byId[id].probability! - v), id).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  it('When the HbA1c is stale, Then it is a stale finding with its date and value, and the base model runs', () => {
+    const r = calc.compute(exampleARecord([quantity('4548-4', 7.1, '%', '2017-02-03')]), { asOf: AS_OF });
+    expect(cvd(r).variant?.id).toBe('base');
+    expect(r.missing).toContainEqual(
+      expect.objectContaining({ name: 'HbA1c', reason: 'stale', detail: expect.stringMatching(/2017-02-03.*7\.1 %/) }),
+    );
+  });
+
+  it('When the HbA1c is out of range (preventr: 4.5–15 %), Then it is a finding and not used', () => {
+    const r = calc.compute(exampleARecord([quantity('4548-4', 16, '%')]), { asOf: AS_OF });
+    expect(cvd(r).variant?.id).toBe('base');
+    expect(r.missing).toContainEqual(expect.objectContaining({ name: 'HbA1c', reason: 'out-of-range' }));
   });
 });

@@ -42,8 +42,7 @@ const TITLE = available ? 'full calculator library over the 80 Synthea patients'
 /** Which living patients the manifest says have each calculator's inputs (ages at as-of). */
 const ELIGIBLE: Record<string, (r: { p: ManifestPatient; age: number }) => boolean> = {
   'pce-2013': (r) => r.age >= 40 && r.age <= 79 && r.p.flags.hasSBP && r.p.flags.hasTotalChol && r.p.flags.hasHDL,
-  'prevent-base': (r) =>
-    r.age >= 30 && r.age <= 79 && r.p.flags.hasSBP && r.p.flags.hasTotalChol && r.p.flags.hasCreatinine,
+  prevent: (r) => r.age >= 30 && r.age <= 79 && r.p.flags.hasSBP && r.p.flags.hasTotalChol && r.p.flags.hasCreatinine,
   'ckd-epi-2021': (r) => r.age >= 18 && r.p.flags.hasCreatinine,
   'kfre-4v': (r) => r.age >= 18 && r.p.extraFlags.hasUACR && (r.p.flags.hasCreatinine || r.p.extraFlags.hasEGFR),
   'cha2ds2-vasc': (r) => r.age >= 18 && r.p.flags.hasAFib,
@@ -119,7 +118,7 @@ describe.skipIf(!available)(TITLE, () => {
 
   it('computes CKD-EPI, PCE and PREVENT for patients with the inputs, and names a stale or out-of-range one otherwise', () => {
     const alive = rows.filter((r) => r.alive);
-    for (const calc of ['ckd-epi-2021', 'pce-2013', 'prevent-base']) {
+    for (const calc of ['ckd-epi-2021', 'pce-2013', 'prevent']) {
       const withInputs = alive.filter(ELIGIBLE[calc]);
       const computed = withInputs.filter((r) => statusOf(r.out, calc) === 'computed');
       expect(computed.length, calc).toBeGreaterThan(0);

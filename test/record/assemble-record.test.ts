@@ -142,6 +142,38 @@ describe('bounds', () => {
     expect(new URL(search!.url, proxy.origin).searchParams.get('date')).toBe('ge2018-06-01');
   });
 
+  it('When an input was last measured before the window, Then its newest value is read anyway (and only that one)', async () => {
+    const lab = (id: string, code: string, when: string, value: number): Observation => ({
+      resourceType: 'Observation',
+      id,
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code }] },
+      subject: { reference: 'Patient/p3' },
+      effectiveDateTime: when,
+      valueQuantity: { value, unit: 'mg/dL' },
+    });
+    await sb.repo.importResource({ resourceType: 'Patient', id: 'p3', gender: 'female', birthDate: '1965-01-01' });
+    for (const o of [
+      lab('p3-tc-2013', '2093-3', '2013-05-02', 180),
+      lab('p3-tc-2014', '2093-3', '2014-05-02', 212), // the newest total cholesterol: 7 years before as-of
+      lab('p3-hdl-2014', '2085-9', '2014-05-02', 50), // older than the HDL inside the window: not needed
+      lab('p3-hdl-2020', '2085-9', '2020-05-02', 55),
+      lab('p3-other-2014', '1234-5', '2014-05-02', 1), // a code no model needs
+    ])
+      await sb.repo.importResource(o as Observation & { id: string });
+    const requires = [{ ...REQUIRES[0], lookbackYears: 5, latestObservationCodes: ['2093-3', '2085-9'] }];
+    const asOf = new Date('2021-06-01T00:00:00Z');
+    for (const strategy of ['everything', 'batch', 'search'] as const) {
+      const record = await assembleRecord(client(), 'p3', { requires, asOf, strategy, pageSize: 2 });
+      expect(keys(record), strategy).toEqual(['Observation/p3-hdl-2020', 'Observation/p3-tc-2014', 'Patient/p3']);
+    }
+    const older = proxy.requests
+      .map((r) => new URL(r.url, proxy.origin).searchParams)
+      .find((q) => q.get('date')?.startsWith('lt'));
+    expect(older?.get('date')).toBe('lt2016-06-01');
+    expect(older?.get('code')).toBe('http://loinc.org|2093-3,http://loinc.org|2085-9');
+  });
+
   it('When the record exceeds maxResources, Then it is truncated with a reason, keeping facts and the newest observations', async () => {
     const record = await assembleRecord(client(), 'p1', { requires: REQUIRES, maxResources: 10, pageSize: 5 });
     expect(record.truncated).toBe(true);

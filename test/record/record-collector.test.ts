@@ -66,6 +66,47 @@ describe('RecordCollector', () => {
   });
 });
 
+describe('RecordCollector: newest value before the window', () => {
+  const lab = (id: string, code: string, date: string): Observation => ({
+    resourceType: 'Observation',
+    id,
+    status: 'final',
+    code: { coding: [{ system: 'http://loinc.org', code }] },
+    subject: { reference: 'Patient/p' },
+    effectiveDateTime: date,
+  });
+  const bounds = boundsFor([
+    { resourceTypes: ['Patient', 'Observation'], lookbackYears: 5, latestObservationCodes: ['2093-3', '2085-9'] },
+  ]);
+  const ids = (c: RecordCollector) => c.resources().resources.map((r) => r.id);
+
+  it('When the only values of a needed code are old, Then the newest of them is kept, whatever the arrival order', () => {
+    const c = new RecordCollector('p', bounds, '2016-04-01');
+    c.add({ resourceType: 'Patient', id: 'p' });
+    c.add(lab('tc-2014', '2093-3', '2014-05-02'));
+    c.add(lab('tc-2015', '2093-3', '2015-05-02'));
+    c.add(lab('tc-2013', '2093-3', '2013-05-02'));
+    c.add(lab('x-2015', '1234-5', '2015-05-02'));
+    expect(ids(c)).toEqual(['p', 'tc-2015']);
+    // Kept for the incremental-refresh cache too: a _since refresh would not read it again.
+    expect([...c.entries().keys()]).toContain('Observation/tc-2015');
+  });
+
+  it('When the window holds a value of the code, Then no older one is added', () => {
+    const c = new RecordCollector('p', bounds, '2016-04-01');
+    c.add(lab('hdl-2015', '2085-9', '2015-05-02'));
+    c.add(lab('hdl-2020', '2085-9', '2020-05-02'));
+    expect(ids(c)).toEqual(['hdl-2020']);
+  });
+
+  it('When no lookback is set, Then no latest codes are kept in the bounds (everything is read anyway)', () => {
+    expect(boundsFor([{ resourceTypes: ['Observation'], latestObservationCodes: ['2093-3'] }]).latestCodes).toBe(
+      undefined,
+    );
+    expect(bounds.latestCodes).toEqual(['2093-3', '2085-9']);
+  });
+});
+
 describe('RecordCache', () => {
   it('evicts the least recently used entry beyond its size and forgets entries older than the TTL', () => {
     let now = 0;

@@ -53,9 +53,9 @@ export class InputCollector {
     if (input.source) this.basis.add(input.source);
   }
 
-  /** Records an input that could not be used. */
-  miss(name: string, reason: InputMissing['reason'], detail?: string): void {
-    this.missing.push({ name, reason, detail });
+  /** Records an input that could not be used (with the value found, when it was stale or out of range). */
+  miss(name: string, reason: InputMissing['reason'], detail?: string, last?: InputMissing['last']): void {
+    this.missing.push({ name, reason, detail, ...(last && { last }) });
   }
 
   /** A measured value checked against `range`, or undefined with the reason recorded. */
@@ -66,13 +66,14 @@ export class InputCollector {
   /** Like `measured`, for a value already looked up (or derived). */
   accept(value: ObservationValue, range?: Range, derivation?: string): number | undefined {
     if (!value.ok) {
-      this.miss(value.name, value.reason, value.detail);
+      this.miss(value.name, value.reason, value.detail, value.last);
       return undefined;
     }
     if (range && (value.value < range[0] || value.value > range[1])) {
       const shown = Number.isInteger(value.value) ? `${value.value}` : value.value.toFixed(1);
       const detail = `${shown} ${value.unit} on ${value.effective} (${value.source}) is outside ${range[0]}–${range[1]}`;
-      this.miss(value.name, 'out-of-range', detail);
+      const { unit, effective, source } = value;
+      this.miss(value.name, 'out-of-range', detail, { value: value.value, unit, effective, source });
       return undefined;
     }
     this.use({
@@ -136,7 +137,7 @@ export class InputCollector {
   currentSmoker(maxAgeYears: number): boolean | undefined {
     const s = getSmokingStatus(this.bundle, this.asOf, maxAgeYears);
     if (!s.ok) {
-      this.miss('Smoking status', s.reason, s.detail);
+      this.miss('Smoking status', s.reason, s.detail, s.last);
       return undefined;
     }
     if (s.status === 'unknown') {

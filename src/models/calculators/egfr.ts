@@ -2,6 +2,8 @@ import type { Bundle } from '@medplum/fhirtypes';
 import {
   EGFR_ANY,
   EGFR_CKD_EPI_2021,
+  EGFR_CKD_EPI_UNSTATED,
+  EGFR_MDRD,
   latestObservationValue,
   type ObservationValue,
   SERUM_CREATININE,
@@ -30,8 +32,10 @@ export const CREATININE_RANGE_MG_DL = [0.1, 20] as const;
 /** An eGFR ready for a calculator: the value (with its source) and how it was obtained. */
 export interface DerivedEgfr {
   value: ObservationValue;
-  /** Set when computed from creatinine, for `InputUsed.derivation`. */
+  /** How the value was obtained (computed, or reported and under which code), for `InputUsed.derivation`. */
   derivation?: string;
+  /** A reservation a clinician should read next to the result (e.g. the lab did not state the equation). */
+  caveat?: string;
 }
 
 export interface EgfrOptions {
@@ -39,9 +43,17 @@ export interface EgfrOptions {
   sex: 'male' | 'female';
   /** Years: creatinine and reported eGFR older than this are stale. */
   maxAgeYears: number;
-  /** Reported eGFRs accepted when there is no creatinine: CKD-EPI 2021 only (PREVENT), or any method (KFRE). */
-  reported: 'ckd-epi-2021' | 'any';
+  /**
+   * Reported eGFRs accepted when there is no usable creatinine: CKD-EPI only (PREVENT: 98979-8, else 62238-1 with
+   * the caveat that the version is not stated; MDRD is refused with the reason), or any method (KFRE).
+   */
+  reported: 'ckd-epi' | 'any';
 }
+
+/** The caveat of a 62238-1 eGFR, stated wherever it is used. */
+export const UNSTATED_CKD_EPI_CAVEAT =
+  'the lab reported it as CKD-EPI (LOINC 62238-1) without stating the equation version (2009, or the race-free ' +
+  '2021 equation the model was derived with)';
 
 /**
  * The eGFR a calculator should use at `asOf`: CKD-EPI 2021 computed from the newest serum creatinine
@@ -61,17 +73,48 @@ export function deriveEgfr(bundle: Bundle, asOf: Date, opts: EgfrOptions): Deriv
       derivation: `CKD-EPI 2021 from serum creatinine ${scr.value.toFixed(2)} mg/dL (${scr.source}), age ${opts.age}, ${opts.sex}`,
     };
   }
-  const spec = opts.reported === 'any' ? EGFR_ANY : EGFR_CKD_EPI_2021;
-  const reported = latestObservationValue(bundle, withMaxAge(spec, window), asOf);
-  if (reported.ok)
-    return {
-      value: { ...reported, name },
-      derivation: `reported by the lab (LOINC ${spec.codes.join(' or ')}), not recomputed`,
-    };
+  const reported = opts.reported === 'any' ? reportedAny(bundle, asOf, window) : reportedCkdEpi(bundle, asOf, window);
+  if (reported.value.ok) return { ...reported, value: { ...reported.value, name } };
   const why = scr.ok
     ? `creatinine ${scr.value} mg/dL (${scr.source}) is outside ${lo}–${hi}`
     : `creatinine: ${scr.detail}`;
+  // Stale wins over missing: an old creatinine is worth a clinician's attention more than "none".
+  const reason = scr.ok ? 'out-of-range' : scr.reason === 'stale' ? 'stale' : reported.value.reason;
+  const last = !scr.ok && scr.reason === 'stale' ? scr.last : !reported.value.ok ? reported.value.last : undefined;
+  return { value: { ok: false, name, reason, detail: `${why}; ${reported.value.detail}`, ...(last && { last }) } };
+}
+
+type Window = { years: number };
+
+function reportedAny(bundle: Bundle, asOf: Date, window: Window): DerivedEgfr {
+  const value = latestObservationValue(bundle, withMaxAge(EGFR_ANY, window), asOf);
+  return { value, derivation: `reported by the lab (LOINC ${EGFR_ANY.codes.join(' or ')}), not recomputed` };
+}
+
+/**
+ * A reported CKD-EPI eGFR: 98979-8 (2021) when present, else 62238-1 (version not stated) with its caveat. An
+ * MDRD value is never used (the PREVENT equations were derived with CKD-EPI 2021), and the reason says so.
+ */
+function reportedCkdEpi(bundle: Bundle, asOf: Date, window: Window): DerivedEgfr {
+  const stated = latestObservationValue(bundle, withMaxAge(EGFR_CKD_EPI_2021, window), asOf);
+  if (stated.ok) return { value: stated, derivation: 'reported by the lab as CKD-EPI 2021 (LOINC 98979-8)' };
+  const unstated = latestObservationValue(bundle, withMaxAge(EGFR_CKD_EPI_UNSTATED, window), asOf);
+  if (unstated.ok) {
+    return {
+      value: unstated,
+      derivation: `reported by the lab as CKD-EPI (LOINC 62238-1, ${unstated.source}); equation version not stated`,
+      caveat: UNSTATED_CKD_EPI_CAVEAT,
+    };
+  }
+  const mdrd = latestObservationValue(bundle, EGFR_MDRD, asOf);
+  const mdrdNote = mdrd.ok
+    ? `; the MDRD eGFR ${mdrd.value.toFixed(0)} (${mdrd.source}, ${mdrd.effective}) is not used: the model was derived with CKD-EPI eGFR`
+    : '';
+  const stale = [stated, unstated].find((v) => !v.ok && v.reason === 'stale');
+  const base = stale && !stale.ok ? stale : stated;
+  const detail = `${stated.ok ? '' : stated.detail}; ${unstated.ok ? '' : unstated.detail}${mdrdNote}`;
+  const last = base.ok ? undefined : base.last;
   return {
-    value: { ok: false, name, reason: scr.ok ? 'out-of-range' : scr.reason, detail: `${why}; ${reported.detail}` },
+    value: { ok: false, name: base.name, reason: base.ok ? 'missing' : base.reason, detail, ...(last && { last }) },
   };
 }

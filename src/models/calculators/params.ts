@@ -5,7 +5,8 @@ const years = (max: number) => z.number().positive().max(max);
 /**
  * Recency windows relative to the as-of date. Defaults: lipids 5 y (the 2013 guideline re-assesses risk
  * factors every 4–6 years); BP, BMI, smoking 2 y (measured at nearly every visit; CMS138 uses 24 months for
- * tobacco); creatinine/eGFR/UACR 2 y (kidney function drifts); acute vital signs 24 h (NEWS2/qSOFA describe
+ * tobacco); creatinine/eGFR/UACR 2 y (kidney function drifts); HbA1c 2 y (PREVENT's optional predictor; a
+ * glycaemic marker, re-measured at least yearly in diabetes care); acute vital signs 24 h (NEWS2/qSOFA describe
  * the current state); medications: a completed order counts as taken for 365 days, and an intermittent drug
  * (NSAID, antiplatelet) for 90 days.
  */
@@ -15,6 +16,7 @@ export const RecencySchema = z
     vitalsYears: years(20).default(2),
     smokingYears: years(20).default(2),
     kidneyYears: years(20).default(2),
+    hba1cYears: years(20).default(2),
     /** Hours: NEWS2 and qSOFA inputs must be this recent. */
     acuteHours: z
       .number()

@@ -165,13 +165,19 @@ function measured(
   range: readonly [number, number],
 ): number | undefined {
   if (!value.ok) {
-    acc.missing.push({ name: value.name, reason: value.reason, detail: value.detail });
+    acc.missing.push({
+      name: value.name,
+      reason: value.reason,
+      detail: value.detail,
+      ...(value.last && { last: value.last }),
+    });
     return undefined;
   }
   const [lo, hi] = range;
   if (value.value < lo || value.value > hi) {
     const detail = `${value.value.toFixed(1)} ${value.unit} on ${value.effective} (${value.source}) is outside ${lo}–${hi}`;
-    acc.missing.push({ name: value.name, reason: 'out-of-range', detail });
+    const last = { value: value.value, unit: value.unit, effective: value.effective, source: value.source };
+    acc.missing.push({ name: value.name, reason: 'out-of-range', detail, last });
     return undefined;
   }
   use(acc, {
@@ -236,7 +242,8 @@ function riskFactorInputs(
   const smoking = getSmokingStatus(record.bundle, asOf, recency.smokingYears);
   let currentSmoker: boolean | undefined;
   if (!smoking.ok) {
-    acc.missing.push({ name: 'Smoking status', reason: smoking.reason, detail: smoking.detail });
+    const { reason, detail, last } = smoking;
+    acc.missing.push({ name: 'Smoking status', reason, detail, ...(last && { last }) });
   } else if (smoking.status === 'unknown') {
     acc.missing.push({ name: 'Smoking status', reason: 'missing', detail: `recorded as unknown (${smoking.source})` });
   } else {

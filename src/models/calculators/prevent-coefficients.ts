@@ -33,6 +33,15 @@ export const PREVENT_TERMS = [
   'ageSmoking',
   'ageBmiAbove30',
   'ageEgfrBelow60',
+  // Optional-variable terms of the UACR, HbA1c, SDI and full models (absent from the base files, so 0 there).
+  'sdi4to6',
+  'sdi7to10',
+  'sdiMissing',
+  'lnUacr',
+  'uacrMissing',
+  'hba1cDiabetes',
+  'hba1cNoDiabetes',
+  'hba1cMissing',
   'constant',
 ] as const;
 export type PreventTerm = (typeof PREVENT_TERMS)[number];
@@ -64,11 +73,25 @@ const LABELS: Record<string, PreventTerm> = {
   'Age per 10yr * current smoking': 'ageSmoking',
   'Age per 10yr * BMI 30+ per 5 kg/m2': 'ageBmiAbove30',
   'Age per 10yr * eGFR <60, per -15 ml': 'ageEgfrBelow60',
+  'SDI decile categories 4-6 vs. 1-3': 'sdi4to6',
+  'SDI decile categories 7-10 vs. 1-3': 'sdi7to10',
+  'Missing SDI': 'sdiMissing',
+  'ln-ACR, mg/g, per 1 ln unit': 'lnUacr',
+  'Missing ACR/PCR/Dipstick': 'uacrMissing',
+  'HbA1c in DM, per 1%': 'hba1cDiabetes',
+  'HbA1c no DM, per 1%': 'hba1cNoDiabetes',
+  'Missing HbA1c': 'hba1cMissing',
   Constant: 'constant',
 };
 
 export type PreventOutcome = 'total_cvd' | 'ascvd' | 'heart_failure' | 'chd' | 'stroke';
 export type PreventHorizon = 10 | 30;
+/**
+ * The five model types of Khan 2024: base, base + one optional predictor (UACR, HbA1c, SDI), and the full model
+ * with all three (each with a "missing" indicator, so it runs with one of them absent).
+ */
+export const PREVENT_VARIANTS = ['base', 'uacr', 'hba1c', 'sdi', 'full'] as const;
+export type PreventVariant = (typeof PREVENT_VARIANTS)[number];
 /** Columns: `${sex}_${outcome}`, e.g. `female_total_cvd`. */
 export type PreventTable = Record<string, PreventCoefficients>;
 
@@ -117,7 +140,12 @@ export const PREVENT_DATA_DIR = join(PROJECT_ROOT, 'data', 'prevent');
 
 /** The base-model coefficients for one horizon (read from `data/prevent/` on first use). */
 export function preventBaseTable(horizon: PreventHorizon): PreventTable {
-  const file = join(PREVENT_DATA_DIR, `prevent_base_${horizon}yr_coefficients.csv`);
+  return preventTable('base', horizon);
+}
+
+/** The coefficients of one model type and horizon (`data/prevent/prevent_{variant}_{horizon}yr_coefficients.csv`). */
+export function preventTable(variant: PreventVariant, horizon: PreventHorizon): PreventTable {
+  const file = join(PREVENT_DATA_DIR, `prevent_${variant}_${horizon}yr_coefficients.csv`);
   let table = cache.get(file);
   if (!table) {
     table = parsePreventCsv(readFileSync(file, 'utf8'), file);

@@ -3,11 +3,12 @@ import {
   type PreventHorizon,
   type PreventOutcome,
   type PreventTerm,
-  preventBaseTable,
+  type PreventVariant,
+  preventTable,
 } from './prevent-coefficients.js';
 
 /**
- * AHA PREVENT base equations (Khan SS et al., Circulation 2024;149:430–449): logistic,
+ * AHA PREVENT equations (Khan SS et al., Circulation 2024;149:430–449), all five model types: logistic,
  * risk = eˣ / (1 + eˣ) with x = constant + Σ βᵢ·termᵢ. Term transforms as in preventr `R/estimate_risk.R`
  * (docs/risk-models.md §1b).
  */
@@ -33,7 +34,16 @@ export interface PreventInputs {
   egfr: number;
   bpTreated: boolean;
   statin: boolean;
+  /** Urine albumin/creatinine ratio, mg/g (UACR and full models); absent counts as "missing". */
+  uacr?: number;
+  /** HbA1c, % (HbA1c and full models); absent counts as "missing". */
+  hba1c?: number;
+  /** Social Deprivation Index decile 1–10 (SDI and full models); absent counts as "missing". */
+  sdiDecile?: number;
 }
+
+/** HbA1c centring value of the models, % (preventr `prep_terms`: "HbA1c 5.3"). */
+const HBA1C_CENTRE = 5.3;
 
 /** Valid ranges (inclusive) of preventr and the paper: years, mg/dL, mg/dL, mmHg, kg/m2, mL/min/1.73 m2. */
 export const PREVENT_RANGES = {
@@ -44,6 +54,9 @@ export const PREVENT_RANGES = {
   systolicBp: [90, 180],
   bmi: [18.5, 39.9],
   egfr: [15, 140],
+  uacr: [0.1, 25_000],
+  hba1c: [4.5, 15],
+  sdiDecile: [1, 10],
 } as const satisfies Record<string, readonly [number, number]>;
 
 /** The transformed terms (x values) of the model for one patient. */
@@ -81,19 +94,73 @@ export function preventTerms(i: PreventInputs): Record<PreventTerm, number> {
     ageSmoking: a * smoking,
     ageBmiAbove30: a * bmiAbove30,
     ageEgfrBelow60: a * egfrBelow60,
+    ...optionalTerms(i),
     constant: 1,
   };
   return terms;
 }
 
 /**
- * PREVENT base risk of one outcome over 10 or 30 years, on the 0–1 scale. No range checks here: callers
- * validate against `PREVENT_RANGES` first.
+ * The optional-predictor terms (preventr `prep_terms`): SDI deciles 4–6 and 7–10 against 1–3, ln UACR, HbA1c − 5.3
+ * split by diabetes status, and a "missing" indicator for each (the value terms are 0 when it is missing).
+ */
+function optionalTerms(i: PreventInputs): Pick<Record<PreventTerm, number>, OptionalTerm> {
+  const sdi = i.sdiDecile;
+  const hba1c = i.hba1c === undefined ? 0 : i.hba1c - HBA1C_CENTRE;
+  return {
+    sdi4to6: Number(sdi !== undefined && sdi >= 4 && sdi <= 6),
+    sdi7to10: Number(sdi !== undefined && sdi >= 7),
+    sdiMissing: Number(sdi === undefined),
+    lnUacr: i.uacr === undefined ? 0 : Math.log(i.uacr),
+    uacrMissing: Number(i.uacr === undefined),
+    hba1cDiabetes: i.diabetes ? hba1c : 0,
+    hba1cNoDiabetes: i.diabetes ? 0 : hba1c,
+    hba1cMissing: Number(i.hba1c === undefined),
+  };
+}
+
+type OptionalTerm =
+  | 'sdi4to6'
+  | 'sdi7to10'
+  | 'sdiMissing'
+  | 'lnUacr'
+  | 'uacrMissing'
+  | 'hba1cDiabetes'
+  | 'hba1cNoDiabetes'
+  | 'hba1cMissing';
+
+/** Which optional predictors a record supplied (each valid and in range). */
+export interface PreventOptionals {
+  uacr: boolean;
+  hba1c: boolean;
+  sdi: boolean;
+}
+
+/**
+ * The model type to run, as preventr's `estimate_risk(model = NULL)` chooses it: none of UACR, HbA1c and SDI →
+ * base; exactly one → the base model adding that one; two or three → the full model, whose "missing" terms
+ * cover the absent one.
+ */
+export function choosePreventVariant(has: PreventOptionals): PreventVariant {
+  const present = (['uacr', 'hba1c', 'sdi'] as const).filter((k) => has[k]);
+  if (present.length === 0) return 'base';
+  return present.length === 1 ? present[0] : 'full';
+}
+
+/**
+ * PREVENT risk of one outcome over 10 or 30 years by one model type (default base), on the 0–1 scale. Optional
+ * predictors a model type does not use have coefficient 0 there. No range checks here: callers validate against
+ * `PREVENT_RANGES` first.
  * @throws Error when the equation needs BMI (heart failure) and `inputs.bmi` is absent
  */
-export function preventRisk(inputs: PreventInputs, outcome: PreventOutcome, horizon: PreventHorizon): number {
-  const coefficients = preventBaseTable(horizon)[`${inputs.sex}_${outcome}`];
-  if (!coefficients) throw new Error(`no PREVENT ${horizon}-year column for ${inputs.sex} ${outcome}`);
+export function preventRisk(
+  inputs: PreventInputs,
+  outcome: PreventOutcome,
+  horizon: PreventHorizon,
+  variant: PreventVariant = 'base',
+): number {
+  const coefficients = preventTable(variant, horizon)[`${inputs.sex}_${outcome}`];
+  if (!coefficients) throw new Error(`no PREVENT ${variant} ${horizon}-year column for ${inputs.sex} ${outcome}`);
   const terms = preventTerms(inputs);
   let x = 0;
   for (const t of PREVENT_TERMS) {

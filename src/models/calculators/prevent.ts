@@ -19,13 +19,16 @@ import { OUTCOMES } from './outcomes.js';
 import { type CalculatorParams, DEFAULT_PARAMS } from './params.js';
 import type { PreventHorizon, PreventOutcome } from './prevent-coefficients.js';
 import { PREVENT_RANGES, type PreventInputs, preventRisk } from './prevent-equations.js';
+import { gatherOptional, type PreventOptionalInputs, preventVariantName, type SdiLookup } from './prevent-optional.js';
 
-/** Calculator id; predictions are `prevent-base-{10,30}y-{cvd,ascvd,hf}`. */
-export const PREVENT_CALCULATOR_ID = 'prevent-base';
+/** Calculator id; predictions are `prevent-{10,30}y-{cvd,ascvd,hf}`, whichever model type ran. */
+export const PREVENT_CALCULATOR_ID = 'prevent';
+/** The id before the optional-predictor models existed; still accepted in configurations. */
+export const PREVENT_LEGACY_ID = 'prevent-base';
 
-const METHOD =
-  'AHA PREVENT base equations (Khan SS et al., Circulation 2024;149:430–449, Supplemental Table S12; ' +
-  'coefficients from the preventr R package v0.12.0); eGFR by CKD-EPI 2021';
+const method = (variant: PreventOptionalInputs['variant']) =>
+  `AHA PREVENT equations, ${preventVariantName(variant)} (Khan SS et al., Circulation 2024;149:430–449, ` +
+  'Supplemental Table S12; coefficients from the preventr R package v0.12.0); eGFR by CKD-EPI 2021';
 
 /** The three outcomes we report, with their short ids and concepts. */
 const REPORTED: { outcome: PreventOutcome; key: string; concept: CodeableConcept; needsBmi: boolean }[] = [
@@ -62,8 +65,8 @@ export function preventCategory(
   return { category: `high (≥${pct(high)}; ${note})`, qualitativeRisk: 'high' };
 }
 
-/** The equation inputs from FHIR, or undefined when a required one is missing (recorded in `c`). */
-function gather(c: InputCollector, params: CalculatorParams): PreventInputs | undefined {
+/** The required inputs from FHIR (and the eGFR caveat), or undefined when one is missing (recorded in `c`). */
+function gather(c: InputCollector, params: CalculatorParams): (PreventInputs & { egfrCaveat?: string }) | undefined {
   const r = params.recency;
   const d = c.demographics();
   if (!d) return undefined;
@@ -76,9 +79,11 @@ function gather(c: InputCollector, params: CalculatorParams): PreventInputs | un
   const hdl = c.measured(withMaxAge(HDL_CHOLESTEROL, { years: r.lipidsYears }), PREVENT_RANGES.hdl);
   const systolicBp = c.measured(withMaxAge(SYSTOLIC_BP, { years: r.vitalsYears }), PREVENT_RANGES.systolicBp);
   let egfr: number | undefined;
+  let egfrCaveat: string | undefined;
   if (age !== undefined && sex) {
-    const e = deriveEgfr(c.bundle, c.asOf, { age, sex, maxAgeYears: r.kidneyYears, reported: 'ckd-epi-2021' });
+    const e = deriveEgfr(c.bundle, c.asOf, { age, sex, maxAgeYears: r.kidneyYears, reported: 'ckd-epi' });
     egfr = c.accept(e.value, PREVENT_RANGES.egfr, e.derivation);
+    egfrCaveat = e.caveat;
   }
   const bmi = c.measured(withMaxAge(BODY_MASS_INDEX, { years: r.vitalsYears }), PREVENT_RANGES.bmi);
   const currentSmoker = c.currentSmoker(r.smokingYears);
@@ -87,17 +92,19 @@ function gather(c: InputCollector, params: CalculatorParams): PreventInputs | un
   const statin = c.medication('Statin', 'statin', r.medicationDays).present;
   if (age === undefined || !sex || totalCholesterol === undefined || hdl === undefined) return undefined;
   if (systolicBp === undefined || egfr === undefined || currentSmoker === undefined) return undefined;
-  return { age, sex, totalCholesterol, hdl, systolicBp, egfr, bmi, currentSmoker, diabetes, bpTreated, statin };
+  const inputs = { age, sex, totalCholesterol, hdl, systolicBp, egfr, bmi, currentSmoker, diabetes, bpTreated, statin };
+  return { ...inputs, egfrCaveat };
 }
 
 function predict(
-  inputs: PreventInputs,
+  inputs: PreventInputs & { egfrCaveat?: string },
+  optional: PreventOptionalInputs,
   what: (typeof REPORTED)[number],
   horizon: PreventHorizon,
   used: InputUsed[],
   params: CalculatorParams,
 ): Prediction {
-  const risk = preventRisk(inputs, what.outcome, horizon);
+  const risk = preventRisk(inputs, what.outcome, horizon, optional.variant);
   const cat = preventCategory(risk, horizon, params.prevent);
   const outcomeText = (what.concept.text ?? what.key).toLowerCase();
   return {
@@ -108,15 +115,22 @@ function predict(
     qualitativeRisk: cat.qualitativeRisk,
     horizonYears: horizon,
     category: cat.category,
-    method: METHOD,
+    method: method(optional.variant),
+    variant: { id: optional.variant, reason: optional.reason },
     rationale:
       `${horizon}-year risk of ${outcomeText} ${formatPercent(risk, 1)} (${risk.toFixed(4)}), ${cat.category}; ` +
-      `PREVENT base ${inputs.sex} equation, eGFR ${inputs.egfr.toFixed(0)} mL/min/1.73 m².`,
+      `PREVENT ${preventVariantName(optional.variant)}, ${inputs.sex} equation, eGFR ${inputs.egfr.toFixed(0)} ` +
+      `mL/min/1.73 m²${inputs.egfrCaveat ? ` (${inputs.egfrCaveat})` : ''}. Model choice: ${optional.reason}.`,
     inputsUsed: what.needsBmi ? used : used.filter((u) => u.name !== 'Body mass index'),
   };
 }
 
-function computePrevent(record: PatientRecord, { asOf }: ModelContext, params: CalculatorParams): CalculatorResult {
+function computePrevent(
+  record: PatientRecord,
+  { asOf }: ModelContext,
+  params: CalculatorParams,
+  sdiLookup: SdiLookup | undefined,
+): CalculatorResult {
   const prior = [
     ...everConditions(record.bundle, PRIOR_ASCVD, asOf),
     ...everConditions(record.bundle, HEART_FAILURE, asOf),
@@ -128,6 +142,8 @@ function computePrevent(record: PatientRecord, { asOf }: ModelContext, params: C
   const c = new InputCollector(record, asOf);
   const inputs = gather(c, params);
   if (!inputs) return c.result([]);
+  const optional = gatherOptional(c, params, sdiLookup);
+  const full = { ...inputs, uacr: optional.uacr, hba1c: optional.hba1c, sdiDecile: optional.sdiDecile };
   const horizons: PreventHorizon[] = [10];
   const [lo30, hi30] = PREVENT_RANGES.age30y;
   if (inputs.age >= lo30 && inputs.age <= hi30) horizons.push(30);
@@ -136,20 +152,22 @@ function computePrevent(record: PatientRecord, { asOf }: ModelContext, params: C
   for (const horizon of horizons) {
     for (const what of REPORTED) {
       if (what.needsBmi && inputs.bmi === undefined) continue;
-      predictions.push(predict(inputs, what, horizon, c.used, params));
+      predictions.push(predict(full, optional, what, horizon, c.used, params));
     }
   }
   return c.result(predictions);
 }
 
 /**
- * PREVENT base 10- and 30-year total CVD, ASCVD and heart-failure risk as a calculator over a FHIR record.
- * Heart failure also needs BMI; without it the CVD and ASCVD predictions are still made.
+ * PREVENT 10- and 30-year total CVD, ASCVD and heart-failure risk as a calculator over a FHIR record, by the most
+ * complete model type the record supports (base, + UACR, + HbA1c, + SDI, full). Heart failure also needs BMI;
+ * without it the CVD and ASCVD predictions are still made.
+ * @param sdiLookup - ZIP → SDI decile; none ships with fhir-assess, so SDI is reported as not usable without it
  */
-export function createPreventCalculator(params: CalculatorParams = DEFAULT_PARAMS): Calculator {
+export function createPreventCalculator(params: CalculatorParams = DEFAULT_PARAMS, sdiLookup?: SdiLookup): Calculator {
   return {
     id: PREVENT_CALCULATOR_ID,
-    title: 'AHA PREVENT base equations',
-    compute: (record, ctx) => computePrevent(record, ctx, params),
+    title: 'AHA PREVENT equations',
+    compute: (record, ctx) => computePrevent(record, ctx, params, sdiLookup),
   };
 }

@@ -1,4 +1,11 @@
-import type { ObservationSpec } from './observations.js';
+import {
+  HDL_CHOLESTEROL,
+  type ObservationSpec,
+  SERUM_CREATININE,
+  SYSTOLIC_BP,
+  TOTAL_CHOLESTEROL,
+} from './observations.js';
+import { SMOKING_STATUS_LOINC } from './smoking.js';
 import {
   BILIRUBIN_UNITS,
   BMI_UNITS,
@@ -24,7 +31,8 @@ export const BODY_MASS_INDEX: ObservationSpec = { name: 'Body mass index', codes
 
 /**
  * Urine albumin/creatinine ratio, mg/g: 9318-7 (albumin/creatinine mass ratio), 14959-1 (microalbumin/creatinine,
- * Synthea), 32294-1 (albumin/creatinine ratio), 14958-3 (molar, mg/mmol; × 8.84 → mg/g).
+ * Synthea), 32294-1 (albumin/creatinine ratio), 14958-3 (microalbumin/creatinine mass ratio in 24-hour urine: HL7 CPG
+ * ValueSet ckd-valueset-uacr; risk-models.md calls it molar). mg/mmol values are converted (× 8.84 → mg/g).
  */
 export const URINE_ACR: ObservationSpec = {
   name: 'Urine albumin/creatinine ratio',
@@ -32,7 +40,7 @@ export const URINE_ACR: ObservationSpec = {
   units: UACR_UNITS,
 };
 
-/** eGFR reported by the lab as CKD-EPI 2021 (98979-8; code marked "check on loinc.org" in risk-models.md §3). */
+/** eGFR reported by the lab as CKD-EPI 2021 (98979-8; verified against LOINC, docs/models.md "Codes"). */
 export const EGFR_CKD_EPI_2021: ObservationSpec = {
   name: 'eGFR (CKD-EPI 2021, reported)',
   codes: ['98979-8'],
@@ -40,14 +48,37 @@ export const EGFR_CKD_EPI_2021: ObservationSpec = {
 };
 
 /**
- * Any reported creatinine-based eGFR: CKD-EPI 2021 (98979-8), CKD-EPI (62238-1), MDRD (33914-3, what Synthea
- * writes; 48642-3/48643-1 are the MDRD race-specific variants). KFRE was derived with MDRD eGFR, so it may use them.
+ * eGFR reported as "by creatinine-based formula (CKD-EPI)" (62238-1): the code does not say which CKD-EPI
+ * version; many labs that switched to the race-free 2021 equation still send it.
+ */
+export const EGFR_CKD_EPI_UNSTATED: ObservationSpec = {
+  name: 'eGFR (CKD-EPI, version not stated, reported)',
+  codes: ['62238-1'],
+  units: EGFR_UNITS,
+};
+
+/** eGFR by the MDRD study equation: 33914-3 (what Synthea writes), 48642-3 / 48643-1 (race-specific variants). */
+export const EGFR_MDRD: ObservationSpec = {
+  name: 'eGFR (MDRD, reported)',
+  codes: ['33914-3', '48642-3', '48643-1'],
+  units: EGFR_UNITS,
+};
+
+/**
+ * Any reported creatinine-based eGFR: CKD-EPI 2021 (98979-8), CKD-EPI (62238-1), MDRD (33914-3, 48642-3,
+ * 48643-1). KFRE was derived with MDRD eGFR, so it may use them all.
  */
 export const EGFR_ANY: ObservationSpec = {
   name: 'eGFR (reported)',
-  codes: ['98979-8', '62238-1', '33914-3', '48642-3', '48643-1'],
+  codes: [...EGFR_CKD_EPI_2021.codes, ...EGFR_CKD_EPI_UNSTATED.codes, ...EGFR_MDRD.codes],
   units: EGFR_UNITS,
 };
+
+/**
+ * HbA1c, %: 4548-4 (Hemoglobin A1c/Hemoglobin.total in Blood; what Synthea writes) and 17856-6 (the same by
+ * HPLC). NGSP % only: an IFCC mmol/mol value (59261-8) is not converted.
+ */
+export const HBA1C: ObservationSpec = { name: 'HbA1c', codes: ['4548-4', '17856-6'], units: PERCENT_UNITS };
 
 /** Respiratory rate, /min: LOINC 9279-1. */
 export const RESPIRATORY_RATE: ObservationSpec = {
@@ -118,3 +149,30 @@ export const LV_EJECTION_FRACTION: ObservationSpec = {
   codes: ['10230-1'],
   units: PERCENT_UNITS,
 };
+
+/**
+ * Observations the calculators judge by a multi-year recency window: the record must hold the newest of each
+ * whatever its date, so that an old one is reported as stale (with its date and value), not as missing.
+ * Acute vital signs (24 h windows) are left out: their history is long and an old one says nothing.
+ */
+export const LATEST_VALUE_SPECS: readonly Pick<ObservationSpec, 'codes' | 'panelCodes'>[] = [
+  TOTAL_CHOLESTEROL,
+  HDL_CHOLESTEROL,
+  SYSTOLIC_BP,
+  SERUM_CREATININE,
+  { codes: [SMOKING_STATUS_LOINC] },
+  BODY_MASS_INDEX,
+  URINE_ACR,
+  EGFR_ANY,
+  HBA1C,
+  HEMOGLOBIN,
+  BILIRUBIN,
+  AST,
+  ALT,
+  ALKALINE_PHOSPHATASE,
+];
+
+/** The LOINC codes of {@link LATEST_VALUE_SPECS} (panels included), for `DataRequirement.latestObservationCodes`. */
+export const LATEST_VALUE_CODES: readonly string[] = [
+  ...new Set(LATEST_VALUE_SPECS.flatMap((s) => [...s.codes, ...(s.panelCodes ?? [])])),
+];

@@ -1,4 +1,5 @@
 import type { Bundle, Observation, Quantity } from '@medplum/fhirtypes';
+import type { LastValue } from '../model.js';
 import { refOf, resourcesOf } from './bundle.js';
 import { SYSTEM } from './codes.js';
 import { isoDay, parseFhirDate, yearsBefore } from './dates.js';
@@ -33,15 +34,23 @@ export function windowStart(spec: Pick<ObservationSpec, 'maxAgeYears' | 'maxAgeH
   return spec.maxAgeYears !== undefined ? yearsBefore(asOf, spec.maxAgeYears) : undefined;
 }
 
-/** "2 y" or "24 h": the window of `spec` for messages. */
+/** "2 years" or "24 hours": the window of `spec` for messages. */
 export function windowText(spec: Pick<ObservationSpec, 'maxAgeYears' | 'maxAgeHours'>): string {
-  return spec.maxAgeHours !== undefined ? `${spec.maxAgeHours} h` : `${spec.maxAgeYears} y`;
+  const [n, unit] = spec.maxAgeHours !== undefined ? [spec.maxAgeHours, 'hour'] : [spec.maxAgeYears, 'year'];
+  return `${n} ${unit}${n === 1 ? '' : 's'}`;
 }
 
-/** The chosen value, or why there is none. */
+/** "Total cholesterol last measured 2014-03-02: 212 mg/dL (older than 5 years; Observation/1)". */
+export function staleText(name: string, last: LastValue, window: string): string {
+  const value =
+    typeof last.value === 'number' ? `${+last.value.toFixed(2)}${last.unit ? ` ${last.unit}` : ''}` : last.value;
+  return `${name} last measured ${last.effective}: ${value} (older than ${window}; ${last.source})`;
+}
+
+/** The chosen value, or why there is none (with the newest value found, when it was too old). */
 export type ObservationValue =
   | { ok: true; name: string; value: number; unit: string; source: string; effective: string }
-  | { ok: false; name: string; reason: 'missing' | 'stale' | 'out-of-range'; detail: string };
+  | { ok: false; name: string; reason: 'missing' | 'stale' | 'out-of-range'; detail: string; last?: LastValue };
 
 /** Statuses whose values may be used; an absent status is tolerated (some feeds omit it). */
 const USABLE_STATUS = new Set(['final', 'amended', 'corrected']);
@@ -116,11 +125,13 @@ export function latestObservationValue(bundle: Bundle, spec: ObservationSpec, as
     const effective = spec.maxAgeHours !== undefined ? when.toISOString() : isoDay(when);
     const start = windowStart(spec, asOf);
     if (start && when.getTime() < start.getTime()) {
+      const last: LastValue = { value: q.value, unit: q.unit, effective, source: refOf(obs) };
       return {
         ok: false,
         name: spec.name,
         reason: 'stale',
-        detail: `latest value ${effective} (${refOf(obs)}) is older than ${windowText(spec)} before as-of`,
+        detail: staleText(spec.name, last, windowText(spec)),
+        last,
       };
     }
     return { ok: true, name: spec.name, value: q.value, unit: q.unit, source: refOf(obs), effective };

@@ -1,8 +1,9 @@
 import type { Bundle } from '@medplum/fhirtypes';
+import type { LastValue } from '../model.js';
 import { refOf } from './bundle.js';
 import { SYSTEM } from './codes.js';
 import { isoDay, yearsBefore } from './dates.js';
-import { observationsAsOf, observationTime } from './observations.js';
+import { observationsAsOf, observationTime, staleText, windowText } from './observations.js';
 
 /** LOINC "Tobacco smoking status". */
 export const SMOKING_STATUS_LOINC = '72166-2';
@@ -26,7 +27,7 @@ export type SmokingCategory = keyof typeof SMOKING_CODES;
 /** The latest smoking status, or why there is none. `unknown` is a recorded status, not a missing one. */
 export type SmokingStatus =
   | { ok: true; status: SmokingCategory; code: string; source: string; effective: string }
-  | { ok: false; reason: 'missing' | 'stale'; detail: string };
+  | { ok: false; reason: 'missing' | 'stale'; detail: string; last?: LastValue };
 
 function categoryOf(code: string): SmokingCategory | undefined {
   for (const [category, codes] of Object.entries(SMOKING_CODES) as [SmokingCategory, readonly string[]][]) {
@@ -47,11 +48,10 @@ export function getSmokingStatus(bundle: Bundle, asOf: Date, maxAgeYears = SMOKI
     if (!coding?.code) continue;
     const when = observationTime(obs)!;
     if (when.getTime() < yearsBefore(asOf, maxAgeYears).getTime()) {
-      return {
-        ok: false,
-        reason: 'stale',
-        detail: `latest smoking status ${isoDay(when)} (${refOf(obs)}) is older than ${maxAgeYears} y before as-of`,
-      };
+      const value = `${categoryOf(coding.code)} (${coding.display ?? `SNOMED ${coding.code}`})`;
+      const last: LastValue = { value, effective: isoDay(when), source: refOf(obs) };
+      const window = windowText({ maxAgeYears });
+      return { ok: false, reason: 'stale', detail: staleText('Smoking status', last, window), last };
     }
     return {
       ok: true,
