@@ -65,7 +65,7 @@ export const bench: Bench = {
     try {
       const model = createEmbeddedModel({ calculators: 'all' });
       const types = [...new Set([...model.requires.resourceTypes, ...OUTCOME_TYPES])];
-      const targets = ['pce-2013', 'charlson-age-adjusted', 'prevent-base-10y-cvd'].map((p) => targetFor(p));
+      const targets = ['pce-2013', 'charlson-age-adjusted', 'prevent-10y-cvd'].map((p) => targetFor(p));
       const sources = new SourceRegistry(
         loadConfig({ FHIR_BASE_URL: ehr.baseUrl, RECORD_STRATEGY: 'everything' }).sources,
       );

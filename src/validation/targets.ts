@@ -3,7 +3,7 @@ import { type OutcomeDefinition, outcomeFor, VALIDATABLE } from './outcomes/outc
 
 /** One prediction to validate: which calculator makes it, its horizon, and the outcome it predicts. */
 export interface ValidationTarget {
-  /** Prediction id, e.g. `pce-2013`, `prevent-base-10y-cvd`. */
+  /** Prediction id, e.g. `pce-2013`, `prevent-10y-cvd`. */
   prediction: string;
   /** The calculator that makes it (its `missing`/`exclusions` are reported under this id). */
   calculator: string;

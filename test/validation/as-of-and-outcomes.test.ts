@@ -133,5 +133,8 @@ describe('one patient evaluated end to end', () => {
     expect(() => targetFor('pce-2013', 5)).toThrow(/predicts a 10-year risk.*--horizon 10y/);
     expect(() => targetFor('news2')).toThrow(/no outcome definition for 'news2'/);
     expect(targetFor('kfre-4v-5y')).toMatchObject({ calculator: 'kfre-4v', horizonYears: 5 });
+    // PREVENT predictions as the calculator names them since 0.3.0 (the variant is chosen per record).
+    expect(targetFor('prevent-10y-cvd')).toMatchObject({ calculator: 'prevent', horizonYears: 10 });
+    expect(targetFor('prevent-30y-hf')).toMatchObject({ calculator: 'prevent', horizonYears: 30 });
   });
 });

@@ -98,9 +98,9 @@ const BLEEDING: OutcomeDefinition = {
 /** Outcome definitions by prediction id (pattern), for every prediction with a probability over a horizon. */
 const BY_PREDICTION: readonly [RegExp, OutcomeDefinition][] = [
   [/^pce-2013$/, HARD_ASCVD],
-  [/^prevent-[a-z0-9]+-\d+y-ascvd$/, HARD_ASCVD],
-  [/^prevent-[a-z0-9]+-\d+y-cvd$/, TOTAL_CVD],
-  [/^prevent-[a-z0-9]+-\d+y-hf$/, HEART_FAILURE],
+  [/^prevent(?:-base)?-\d+y-ascvd$/, HARD_ASCVD],
+  [/^prevent(?:-base)?-\d+y-cvd$/, TOTAL_CVD],
+  [/^prevent(?:-base)?-\d+y-hf$/, HEART_FAILURE],
   [/^kfre-4v-\d+y$/, KIDNEY_FAILURE],
   [/^charlson-age-adjusted$/, DEATH],
   [/^cha2ds2-vasc$/, STROKE_SE],
@@ -114,7 +114,7 @@ export function outcomeFor(predictionId: string): OutcomeDefinition | undefined 
 
 /** Prediction ids (as patterns) validation covers, for messages. */
 export const VALIDATABLE =
-  'pce-2013, prevent-base-{10,30}y-{ascvd,cvd,hf}, kfre-4v-{2,5}y, charlson-age-adjusted, cha2ds2-vasc, has-bled';
+  'pce-2013, prevent-{10,30}y-{ascvd,cvd,hf}, kfre-4v-{2,5}y, charlson-age-adjusted, cha2ds2-vasc, has-bled';
 
 /** Resource types the outcome search reads (Encounters give the last contact, i.e. the end of follow-up). */
 export const OUTCOME_TYPES = ['Patient', 'Condition', 'Procedure', 'Observation', 'Encounter'];
