@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createApiServices } from './api/api-services.js';
 import { buildApp } from './api/app.js';
@@ -13,6 +12,7 @@ import { createEventsQueue, type EventsQueue } from './jobs/events-queue.js';
 import { type RunningIntake, startIntake } from './jobs/intake-jobs.js';
 import { withModelRateLimit } from './jobs/model-rate-limit.js';
 import { RateLimiter } from './jobs/rate-limiter.js';
+import type { RedisClient } from './jobs/redis-connection.js';
 import { producerConnection, ready } from './jobs/redis-connection.js';
 import { type RunningWorkers, startWorkers } from './jobs/workers.js';
 import type { Model } from './models/model.js';
@@ -32,7 +32,7 @@ export interface RunningService {
   eventsQueue: EventsQueue;
   assessQueue: AssessQueue;
   workers?: RunningWorkers;
-  redis: Redis;
+  redis: RedisClient;
   /** PostgreSQL for durable records, when DATABASE_URL is set (schema migrated at start-up). */
   db?: Database;
   sources: SourceRegistry;
@@ -201,7 +201,7 @@ export async function startService(
 /** What start-up or the watchdog last read of each managed source's Subscriptions (one Redis read each). */
 async function managedSubscriptionStates(
   cfg: Config,
-  redis: Redis,
+  redis: RedisClient,
 ): Promise<Record<string, SourceSubscriptionStates | undefined>> {
   const states = new SubscriptionStates(redis, cfg.QUEUE_PREFIX);
   const managed = cfg.sources.filter((s) => s.subscription.manage && s.intake.mode === 'push');

@@ -1,5 +1,4 @@
 import { QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config } from '../config/config.js';
 import type { SourceRegistry } from '../fhir/source-client.js';
 import type { AssessQueue } from '../jobs/assess-queue.js';
@@ -7,6 +6,7 @@ import { AssessRequests } from '../jobs/assess-requests.js';
 import type { EventsQueue } from '../jobs/events-queue.js';
 import { createIntakeQueue } from '../jobs/intake-queue.js';
 import { ASSESS_QUEUE } from '../jobs/queue-names.js';
+import type { RedisClient } from '../jobs/redis-connection.js';
 import { workerConnection } from '../jobs/redis-connection.js';
 import { registerQueueMetrics } from '../observability/queue-metrics.js';
 import type { ApiDeps } from './api-deps.js';
@@ -23,7 +23,7 @@ export interface ApiServices {
 export async function createApiServices(
   cfg: Config,
   shared: {
-    redis: Redis;
+    redis: RedisClient;
     sources: SourceRegistry;
     assessQueue: AssessQueue;
     eventsQueue: EventsQueue;

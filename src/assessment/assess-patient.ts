@@ -1,8 +1,8 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { SourceRegistry } from '../fhir/source-client.js';
 import type { AssessJobResult } from '../jobs/assess-queue.js';
 import { fullReadDone, pendingFullRead } from '../jobs/record-full-read.js';
+import type { RedisClient } from '../jobs/redis-connection.js';
 import type { Model } from '../models/model.js';
 import { countWriteBack, observeModel, observeStage } from '../observability/metrics.js';
 import { viewFor } from '../record/model-view.js';
@@ -11,7 +11,7 @@ import { writeBack } from '../writeback/write-back.js';
 
 export interface AssessDeps {
   sources: SourceRegistry;
-  redis: Redis;
+  redis: RedisClient;
   models: Model[];
   /** Default deployment mode (MODEL_MODE). */
   mode: 'shadow' | 'preliminary' | 'final';

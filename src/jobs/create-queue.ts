@@ -1,5 +1,5 @@
 import { type DefaultJobOptions, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 
 /**
  * A BullMQ queue on a shared producer connection. Its `error` events are absorbed: a connection error
@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
  */
 export function createQueue<Data, Result = unknown>(
   name: string,
-  connection: Redis,
+  connection: RedisClient,
   prefix: string,
   defaultJobOptions: DefaultJobOptions,
 ): Queue<Data, Result> {
