@@ -5,6 +5,7 @@ import { effectiveRedisUrl, redisSettingsProblems } from './redis-target.js';
 import { sourceFindings } from './source-checks.js';
 import { precedenceProblems } from './source-precedence.js';
 import { loadSources, type Source } from './sources.js';
+import { TRACING_SETTINGS } from './tracing-settings.js';
 
 const url = (what: string) => z.url({ error: `must be an absolute http(s) URL (${what})` });
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -103,6 +104,8 @@ export const ConfigSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** REST API, its auth, CDS Hooks, dashboard and rate limits (src/config/api-settings.ts). */
   ...API_SETTINGS,
+  /** OpenTelemetry tracing, off by default (src/config/tracing-settings.ts). */
+  ...TRACING_SETTINGS,
 });
 
 export type Config = Readonly<

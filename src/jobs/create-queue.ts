@@ -1,4 +1,5 @@
 import { type DefaultJobOptions, Queue } from 'bullmq';
+import { queueTelemetry } from '../observability/tracing.js';
 import type { RedisClient } from './redis-connection.js';
 
 /**
@@ -11,7 +12,7 @@ export function createQueue<Data, Result = unknown>(
   prefix: string,
   defaultJobOptions: DefaultJobOptions,
 ): Queue<Data, Result> {
-  const queue = new Queue<Data, Result>(name, { connection, prefix, defaultJobOptions });
+  const queue = new Queue<Data, Result>(name, { connection, prefix, defaultJobOptions, telemetry: queueTelemetry() });
   queue.on('error', () => {});
   return queue;
 }

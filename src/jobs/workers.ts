@@ -6,6 +6,7 @@ import { AuthError, FhirHttpError, FhirResponseTooLargeError } from '../fhir/fhi
 import { type ChangeEvent, ChangeEventSchema } from '../intake/change-event.js';
 import { isPermanentModelError } from '../models/remote/errors.js';
 import { jobLogger } from '../observability/log-fields.js';
+import { queueTelemetry } from '../observability/tracing.js';
 import { WriteBackValidationError } from '../writeback/validate.js';
 import { type AssessLimits, runWithSourceLimit } from './assess-gate.js';
 import { type AssessJob, type AssessJobResult, AssessJobSchema } from './assess-queue.js';
@@ -74,7 +75,13 @@ export function startWorkers(opts: WorkerOptions): RunningWorkers {
           parseOrFail(ChangeEventSchema, job.data),
         ),
       ),
-    { connection: workerConnection(opts.redisUrl), prefix: opts.prefix, concurrency: opts.eventsConcurrency, ...stall },
+    {
+      connection: workerConnection(opts.redisUrl),
+      prefix: opts.prefix,
+      concurrency: opts.eventsConcurrency,
+      telemetry: queueTelemetry(),
+      ...stall,
+    },
   );
   const assess = new Worker<AssessJob, AssessJobResult>(
     ASSESS_QUEUE,
@@ -91,7 +98,13 @@ export function startWorkers(opts: WorkerOptions): RunningWorkers {
         ),
       );
     },
-    { connection: workerConnection(opts.redisUrl), prefix: opts.prefix, concurrency: opts.assessConcurrency, ...stall },
+    {
+      connection: workerConnection(opts.redisUrl),
+      prefix: opts.prefix,
+      concurrency: opts.assessConcurrency,
+      telemetry: queueTelemetry(),
+      ...stall,
+    },
   );
   for (const w of [events, assess]) {
     w.on('failed', (job, err) =>

@@ -74,6 +74,8 @@ export interface SandboxRequestSeen {
   status: number;
   /** `Bundle.type` of a Bundle posted to the base (`batch` or `transaction`). */
   bundleType?: string;
+  /** The W3C `traceparent` header the request came with, if any. */
+  traceparent?: string;
 }
 
 /** Options that cannot work together (unknown profile, missing or bad SMART clients). */
@@ -135,7 +137,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     app.addHook('onResponse', async (req, reply) => {
       const body = req.body as { resourceType?: string; type?: string } | undefined;
       const bundleType = body?.resourceType === 'Bundle' ? body.type : undefined;
-      onResponse({ method: req.method, url: req.url, status: reply.statusCode, bundleType });
+      const traceparent = typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined;
+      onResponse({ method: req.method, url: req.url, status: reply.statusCode, bundleType, traceparent });
     });
   }
   const dataFiles = opts.dataFiles ?? [];
