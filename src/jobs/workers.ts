@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { type AssessDeps, assessPatient } from '../assessment/assess-patient.js';
@@ -63,6 +64,9 @@ async function classify<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Recorded on each job it takes (`processedBy`): which pod and process ran a job, in the dashboard and in tests. */
+const WORKER_NAME = `${hostname()}:${process.pid}`;
+
 /** Starts the events and assess workers. Any number of processes may run them against one Redis. */
 export function startWorkers(opts: WorkerOptions): RunningWorkers {
   const stall = { ...DEFAULT_STALL_SETTINGS, ...opts.stall };
@@ -80,6 +84,7 @@ export function startWorkers(opts: WorkerOptions): RunningWorkers {
       prefix: opts.prefix,
       concurrency: opts.eventsConcurrency,
       telemetry: queueTelemetry(),
+      name: WORKER_NAME,
       ...stall,
     },
   );
@@ -103,6 +108,7 @@ export function startWorkers(opts: WorkerOptions): RunningWorkers {
       prefix: opts.prefix,
       concurrency: opts.assessConcurrency,
       telemetry: queueTelemetry(),
+      name: WORKER_NAME,
       ...stall,
     },
   );
