@@ -18,6 +18,7 @@ import { type RunningWorkers, startWorkers } from './jobs/workers.js';
 import type { Model } from './models/model.js';
 import type { RegisteredModel } from './models/registry.js';
 import { instrumentEhrClient } from './observability/ehr-metrics.js';
+import { startHealthServer } from './observability/health-server.js';
 import { SERVICE_VERSION } from './version.js';
 
 export interface ServiceRoles {
@@ -172,11 +173,21 @@ export async function startService(
     });
     url = await app.listen({ host: cfg.HOST, port: cfg.PORT });
   }
+  // A worker-only process has no HTTP API: probes get their own tiny server when HEALTH_PORT asks for it.
+  const health =
+    !roles.http && cfg.HEALTH_PORT !== undefined
+      ? await startHealthServer(cfg.HOST, cfg.HEALTH_PORT, async () => ({
+          redis: await redis.ping().then(
+            () => 'ok',
+            (e: Error) => e.message,
+          ),
+        }))
+      : undefined;
   // Subscriptions (after listen: the handshake must find us), polling/reconciliation/watchdog schedulers.
   const intake: RunningIntake = await startIntake({ cfg, roles, sources, redis, assessQueue, watchedTypes, logger });
 
   return {
-    url,
+    url: url ?? health?.url,
     app,
     eventsQueue,
     assessQueue,
@@ -187,6 +198,7 @@ export async function startService(
     intake,
     close: async () => {
       await app?.close();
+      await health?.close();
       await api?.close();
       await workers?.close();
       await intake.close();

@@ -52,6 +52,8 @@ export const ConfigSchema = z.object({
     .default('fhir-assess'),
   HOST: z.string().default('0.0.0.0'),
   PORT: int(0, 65535).default(8080),
+  /** `worker` only (no HTTP API): serve /healthz and /readyz on this port for orchestrator probes. */
+  HEALTH_PORT: int(0, 65535).optional(),
   /** URL at which the EHR reaches us (Subscription endpoints point at PUBLIC_URL/notify). */
   PUBLIC_URL: url('where the EHR reaches this service').optional(),
   /** Shared secret the EHR sends as `Authorization: Bearer ...` (Subscription channel.header). */
