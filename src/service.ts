@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createApiServices } from './api/api-services.js';
 import { buildApp } from './api/app.js';
@@ -13,12 +12,14 @@ import { createEventsQueue, type EventsQueue } from './jobs/events-queue.js';
 import { type RunningIntake, startIntake } from './jobs/intake-jobs.js';
 import { withModelRateLimit } from './jobs/model-rate-limit.js';
 import { RateLimiter } from './jobs/rate-limiter.js';
+import type { RedisClient } from './jobs/redis-connection.js';
 import { producerConnection, ready } from './jobs/redis-connection.js';
 import { type RunningWorkers, startWorkers } from './jobs/workers.js';
 import type { Model } from './models/model.js';
 import type { RegisteredModel } from './models/registry.js';
 import { type Monitoring, startMonitoring } from './monitoring/monitoring.js';
 import { instrumentEhrClient } from './observability/ehr-metrics.js';
+import { startHealthServer } from './observability/health-server.js';
 import { SERVICE_VERSION } from './version.js';
 
 export interface ServiceRoles {
@@ -33,7 +34,7 @@ export interface RunningService {
   eventsQueue: EventsQueue;
   assessQueue: AssessQueue;
   workers?: RunningWorkers;
-  redis: Redis;
+  redis: RedisClient;
   /** PostgreSQL for durable records, when DATABASE_URL is set (schema migrated at start-up). */
   db?: Database;
   sources: SourceRegistry;
@@ -192,11 +193,21 @@ export async function startService(
     });
     url = await app.listen({ host: cfg.HOST, port: cfg.PORT });
   }
+  // A worker-only process has no HTTP API: probes get their own tiny server when HEALTH_PORT asks for it.
+  const health =
+    !roles.http && cfg.HEALTH_PORT !== undefined
+      ? await startHealthServer(cfg.HOST, cfg.HEALTH_PORT, async () => ({
+          redis: await redis.ping().then(
+            () => 'ok',
+            (e: Error) => e.message,
+          ),
+        }))
+      : undefined;
   // Subscriptions (after listen: the handshake must find us), polling/reconciliation/watchdog schedulers.
   const intake: RunningIntake = await startIntake({ cfg, roles, sources, redis, assessQueue, watchedTypes, logger });
 
   return {
-    url,
+    url: url ?? health?.url,
     app,
     eventsQueue,
     assessQueue,
@@ -210,6 +221,7 @@ export async function startService(
     close: async () => {
       monitoring.close();
       await app?.close();
+      await health?.close();
       await api?.close();
       await workers?.close();
       await intake.close();
@@ -224,7 +236,7 @@ export async function startService(
 /** What start-up or the watchdog last read of each managed source's Subscriptions (one Redis read each). */
 async function managedSubscriptionStates(
   cfg: Config,
-  redis: Redis,
+  redis: RedisClient,
 ): Promise<Record<string, SourceSubscriptionStates | undefined>> {
   const states = new SubscriptionStates(redis, cfg.QUEUE_PREFIX);
   const managed = cfg.sources.filter((s) => s.subscription.manage && s.intake.mode === 'push');

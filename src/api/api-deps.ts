@@ -1,11 +1,11 @@
 import type { Queue, QueueEvents } from 'bullmq';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { ConsoleDeps } from '../console/console-deps.js';
 import type { FhirClient } from '../fhir/fhir-client.js';
 import type { SourceRegistry } from '../fhir/source-client.js';
 import type { AssessQueue } from '../jobs/assess-queue.js';
 import type { AssessRequests } from '../jobs/assess-requests.js';
+import type { RedisClient } from '../jobs/redis-connection.js';
 import { ApiError } from './api-error.js';
 import type { ApiAuthenticator } from './auth.js';
 
@@ -21,7 +21,7 @@ export interface ApiDeps {
   auth: ApiAuthenticator;
   /** Verifies CDS Hooks JWTs signed by the EHR (CDS_JWKS_URL); absent: CDS clients use `auth`. */
   cdsAuth?: ApiAuthenticator;
-  redis: Redis;
+  redis: RedisClient;
   keyPrefix: string;
   /** Model ids this deployment runs. */
   modelIds: string[];

@@ -1,5 +1,4 @@
 import { QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { asOfDate, type Config } from '../config/config.js';
 import { ConfiguredModelHistory } from '../console/model-history.js';
 import type { Database } from '../db/database.js';
@@ -9,6 +8,7 @@ import { AssessRequests } from '../jobs/assess-requests.js';
 import type { EventsQueue } from '../jobs/events-queue.js';
 import { createIntakeQueue } from '../jobs/intake-queue.js';
 import { ASSESS_QUEUE } from '../jobs/queue-names.js';
+import type { RedisClient } from '../jobs/redis-connection.js';
 import { workerConnection } from '../jobs/redis-connection.js';
 import type { RegisteredModel } from '../models/registry.js';
 import type { DriftMonitor } from '../monitoring/drift.js';
@@ -28,7 +28,7 @@ export interface ApiServices {
 export async function createApiServices(
   cfg: Config,
   shared: {
-    redis: Redis;
+    redis: RedisClient;
     sources: SourceRegistry;
     assessQueue: AssessQueue;
     eventsQueue: EventsQueue;

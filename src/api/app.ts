@@ -7,6 +7,8 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import { NotificationError } from '../intake/notification.js';
+import { registerHttpTracing } from '../observability/http-tracing.js';
+import { tracingEnabled } from '../observability/tracing.js';
 import type { ApiDeps } from './api-deps.js';
 import { ApiError } from './api-error.js';
 import { apiRoutes } from './api-routes.js';
@@ -45,6 +47,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         .send(outcome('error', 'invalid', message));
     },
   }) as unknown as FastifyInstance;
+  if (tracingEnabled()) registerHttpTracing(app);
   app.addHook('onSend', echoRequestId);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(JSON_TYPES, { parseAs: 'string' }, (req, body, done) => {

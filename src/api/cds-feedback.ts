@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import type { RedisClient } from '../jobs/redis-connection.js';
 
 /** Feedback entries kept in the Redis stream (approximate trim): the newest ~10,000. */
 export const FEEDBACK_RETENTION = 10_000;
@@ -37,7 +37,7 @@ export function feedbackKeys(prefix: string): { stream: string; counts: string }
  * by their uuid only.
  */
 export async function recordFeedback(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   service: string,
   items: FeedbackItem[],

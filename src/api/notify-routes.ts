@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
 import { FHIR_ID, RESOURCE_TYPE } from '../fhir/fhir-id.js';
 import type { SourceRegistry } from '../fhir/source-client.js';
 import { authenticateSender } from '../intake/authenticate-sender.js';
@@ -7,6 +6,7 @@ import { NotificationError } from '../intake/notification.js';
 import { parseNotification } from '../intake/parse-notification.js';
 import { toChangeEvents } from '../intake/validate-events.js';
 import { addChangeEvents, type EventsQueue } from '../jobs/events-queue.js';
+import type { RedisClient } from '../jobs/redis-connection.js';
 import { ledgerInRequest, trackSubscription } from '../jobs/track-subscription.js';
 import { countEventsReceived, observeStage } from '../observability/metrics.js';
 import { withTimeout } from '../util/with-timeout.js';
@@ -18,7 +18,7 @@ const ENQUEUE_TIMEOUT_MS = 5_000;
 export interface NotifyDeps {
   sources: SourceRegistry;
   eventsQueue: EventsQueue;
-  redis: Redis;
+  redis: RedisClient;
   keyPrefix: string;
   /** Wait before recovering a gap in a subscription's event numbers (GAP_GRACE_MS). */
   gapGraceMs?: number;

@@ -1,18 +1,19 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { SourceRegistry } from '../fhir/source-client.js';
 import type { AssessJobResult } from '../jobs/assess-queue.js';
 import { fullReadDone, pendingFullRead } from '../jobs/record-full-read.js';
+import type { RedisClient } from '../jobs/redis-connection.js';
 import type { Model } from '../models/model.js';
 import type { OutputMonitor } from '../monitoring/output-monitor.js';
 import { countWriteBack, observeModel, observeStage } from '../observability/metrics.js';
+import { inSpan } from '../observability/tracing.js';
 import { viewFor } from '../record/model-view.js';
 import { assessmentKey } from '../writeback/idempotency-key.js';
 import { writeBack } from '../writeback/write-back.js';
 
 export interface AssessDeps {
   sources: SourceRegistry;
-  redis: Redis;
+  redis: RedisClient;
   models: Model[];
   /** Default deployment mode (MODEL_MODE). */
   mode: 'shadow' | 'preliminary' | 'final';
@@ -47,16 +48,22 @@ export async function assessPatient(
   let t0 = performance.now();
   // A deleted resource (src/jobs/process-change-event.ts) asks for a full read: `_since` misses deletes.
   const fullRead = await pendingFullRead(deps.redis, deps.keyPrefix, source, patientId);
-  const record = await deps.sources
-    .assembler(source)
-    // Always the record every enabled model needs, so its hash (and the idempotency key derived from it)
-    // does not depend on which models this run was asked for.
-    .assemble(patientId, {
-      requires: deps.models.map((m) => m.requires),
-      asOf: deps.asOf(),
-      fullRead: !!fullRead,
-      logger: deps.logger,
-    });
+  const record = await inSpan('record', (span) =>
+    deps.sources
+      .assembler(source)
+      // Always the record every enabled model needs, so its hash (and the idempotency key derived from it)
+      // does not depend on which models this run was asked for.
+      .assemble(patientId, {
+        requires: deps.models.map((m) => m.requires),
+        asOf: deps.asOf(),
+        fullRead: !!fullRead,
+        logger: deps.logger,
+      })
+      .then((r) => {
+        span.setAttribute('fhir_assess.record.resources', r.bundle.entry?.length ?? 0);
+        return r;
+      }),
+  );
   if (fullRead) await fullReadDone(deps.redis, deps.keyPrefix, source, patientId, fullRead);
   observeStage('record', performance.now() - t0);
   const assessments: AssessJobResult['assessments'] = [];
@@ -73,7 +80,11 @@ export async function assessPatient(
     t0 = performance.now();
     // Models outside the trust boundary see a de-identified record; their answer is re-linked here.
     const view = viewFor(model, record, asOf, deps.deidentifySecret);
-    const output = view.relink(await model.assess(view.record, { asOf: view.asOf }));
+    const output = view.relink(
+      await inSpan(`model ${model.id}`, () => model.assess(view.record, { asOf: view.asOf }), {
+        attributes: { 'fhir_assess.model': `${model.id}@${model.version}` },
+      }),
+    );
     observeModel(model.id, performance.now() - t0);
     observeStage('model', performance.now() - t0);
     // Monitoring must never fail an assessment: a Redis blip loses one observation, not the write-back.
@@ -81,18 +92,23 @@ export async function assessPatient(
       ?.record(output, mode)
       .catch((err: Error) => deps.logger.warn({ err: err.message, model: model.id }, 'monitoring record failed'));
     t0 = performance.now();
-    const result = await writeBack(
-      client,
-      {
-        patientId,
-        key,
-        output,
-        modelTitle: model.title,
-        mode,
-        asOf,
-        serviceVersion: deps.serviceVersion,
-      },
-      { redis: deps.redis, keyPrefix: deps.keyPrefix, source, shadowRetentionDays: deps.shadowRetentionDays },
+    const result = await inSpan(
+      `write-back ${model.id}`,
+      () =>
+        writeBack(
+          client,
+          {
+            patientId,
+            key,
+            output,
+            modelTitle: model.title,
+            mode,
+            asOf,
+            serviceVersion: deps.serviceVersion,
+          },
+          { redis: deps.redis, keyPrefix: deps.keyPrefix, source, shadowRetentionDays: deps.shadowRetentionDays },
+        ),
+      { attributes: { 'fhir_assess.model': `${model.id}@${model.version}`, 'fhir_assess.mode': mode } },
     );
     observeStage('writeback', performance.now() - t0);
     countWriteBack(result.mode, result.mode === 'shadow' ? 'shadow' : result.created > 0 ? 'created' : 'existing');

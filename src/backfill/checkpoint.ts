@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../jobs/redis-connection.js';
 import type { Cursor } from './cursor.js';
 
 /** How long an unfinished (or finished) backfill's checkpoint is kept, s: 7 days. */
@@ -45,7 +45,7 @@ export const ZERO_COUNTS: BackfillCounts = {
  */
 export class CheckpointStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

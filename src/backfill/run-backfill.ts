@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { SourceRegistry } from '../fhir/source-client.js';
 import { type AssessQueue, enqueueAssessment } from '../jobs/assess-queue.js';
 import { describeFailure, failureSummary } from '../jobs/job-failure.js';
 import { ASSESS_QUEUE } from '../jobs/queue-names.js';
+import type { RedisClient } from '../jobs/redis-connection.js';
 import { workerConnection } from '../jobs/redis-connection.js';
 import { type BackfillCounts, type Checkpoint, CheckpointStore, ZERO_COUNTS } from './checkpoint.js';
 import { chooseEnumerator, type Selection } from './choose-enumerator.js';
@@ -39,7 +39,7 @@ export interface BackfillOptions {
 export interface BackfillDeps {
   sources: SourceRegistry;
   assessQueue: AssessQueue;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   redisUrl: string;
   /** Resource types the models read. */

@@ -1,7 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { buildApp } from '../api/app.js';
 import { outcome } from '../api/operation-outcome.js';
 import { redisForDemo } from '../cli/redis-for-demo.js';
@@ -9,6 +8,7 @@ import { SourceSchema } from '../config/sources.js';
 import { SourceRegistry } from '../fhir/source-client.js';
 import { createEventsQueue } from '../jobs/events-queue.js';
 import { createIntakeQueue } from '../jobs/intake-queue.js';
+import type { RedisClient } from '../jobs/redis-connection.js';
 import { producerConnection, ready } from '../jobs/redis-connection.js';
 import { createLogger } from '../util/logger.js';
 import type { Bench } from './bench.js';
@@ -90,7 +90,7 @@ export const bench: Bench = {
   async run(log) {
     const redis = await redisForDemo();
     const prefix = `bench-intake-${process.pid}-${Date.now()}`;
-    const conn: Redis = producerConnection(redis.url);
+    const conn: RedisClient = producerConnection(redis.url);
     await ready(conn);
     const eventsQueue = createEventsQueue(conn, prefix);
     const refQueue = createEventsQueue(conn, `${prefix}-ref`);
@@ -183,7 +183,7 @@ export const bench: Bench = {
 };
 
 /** Deletes the benchmark's keys (ledger, versions) left beside its queues. */
-async function deleteKeys(conn: Redis, prefix: string): Promise<void> {
+async function deleteKeys(conn: RedisClient, prefix: string): Promise<void> {
   let cursor = '0';
   do {
     const [next, keys] = await conn.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);

@@ -1,12 +1,15 @@
 import { loadConfig } from '../config/config.js';
 import { loadFhirDefinitions } from '../fhir/definitions.js';
 import { buildModelRegistry } from '../models/registry.js';
+import { startTracing } from '../observability/tracing.js';
 import { startService } from '../service.js';
 import { createLogger } from '../util/logger.js';
 
 /** `serve | worker | all`: runs until SIGTERM/SIGINT, then shuts down gracefully. */
 export async function serveCommand(role: 'serve' | 'worker' | 'all'): Promise<number> {
   const cfg = loadConfig();
+  // Before anything creates a queue or a worker: they take BullMQ's telemetry at construction.
+  const tracing = startTracing(cfg, { role });
   const logger = createLogger(cfg.LOG_LEVEL);
   loadFhirDefinitions();
   // The models of MODELS_FILE (default: the embedded library, every calculator), each with its mode.
@@ -20,6 +23,7 @@ export async function serveCommand(role: 'serve' | 'worker' | 'all'): Promise<nu
   logger.info({ signal }, 'shutting down: HTTP, then workers (finishing in-flight jobs), then queues, then Redis');
   const force = setTimeout(() => process.exit(1), 30_000).unref();
   await service.close();
+  await tracing.shutdown(); // flushes the last spans
   clearTimeout(force);
   return 0;
 }

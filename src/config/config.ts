@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { loadModelSpecs, type ModelSpec } from '../models/registry-config.js';
 import { API_SETTINGS, apiSettingsProblems } from './api-settings.js';
+import { effectiveRedisUrl, redisSettingsProblems } from './redis-target.js';
 import { sourceFindings } from './source-checks.js';
 import { precedenceProblems } from './source-precedence.js';
 import { loadSources, type Source } from './sources.js';
+import { TRACING_SETTINGS } from './tracing-settings.js';
 
 const url = (what: string) => z.url({ error: `must be an absolute http(s) URL (${what})` });
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -24,10 +26,13 @@ export const ConfigSchema = z.object({
     .string()
     .regex(/^[a-z0-9-]{1,32}$/, 'lowercase letters, digits and dashes, at most 32')
     .default('ehr'),
+  /** One Redis (`redis://`, `rediss://`) or a Redis Cluster (`redis+cluster://host:port,...`): redis-target.ts. */
   REDIS_URL: z
     .string()
-    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+    .regex(/^rediss?(\+cluster)?:\/\//, 'must start with redis://, rediss://, redis+cluster:// or rediss+cluster://')
     .default('redis://127.0.0.1:6379'),
+  /** Redis Cluster seed nodes, `host:port,host:port,...` (instead of a redis+cluster:// REDIS_URL). */
+  REDIS_CLUSTER_NODES: z.string().min(1).optional(),
   /**
    * PostgreSQL for durable records (the audit trail, validation reports), e.g.
    * postgres://fhir_assess@db:5432/fhir_assess. Redis stays the queue, never the record.
@@ -38,10 +43,17 @@ export const ConfigSchema = z.object({
     .optional(),
   QUEUE_PREFIX: z
     .string()
-    .regex(/^[A-Za-z0-9_-]{1,40}$/, 'letters, digits, _ and - only')
+    .regex(
+      /^[A-Za-z0-9_-]*(\{[A-Za-z0-9_-]+\})?[A-Za-z0-9_-]*$/,
+      'letters, digits, _ and -, with at most one {hash-tag} (Redis Cluster)',
+    )
+    .min(1)
+    .max(42)
     .default('fhir-assess'),
   HOST: z.string().default('0.0.0.0'),
   PORT: int(0, 65535).default(8080),
+  /** `worker` only (no HTTP API): serve /healthz and /readyz on this port for orchestrator probes. */
+  HEALTH_PORT: int(0, 65535).optional(),
   /** URL at which the EHR reaches us (Subscription endpoints point at PUBLIC_URL/notify). */
   PUBLIC_URL: url('where the EHR reaches this service').optional(),
   /** Shared secret the EHR sends as `Authorization: Bearer ...` (Subscription channel.header). */
@@ -102,6 +114,8 @@ export const ConfigSchema = z.object({
   DRIFT_CHECK_INTERVAL_MS: int(10_000, 86_400_000).default(300_000),
   /** REST API, its auth, CDS Hooks, dashboard and rate limits (src/config/api-settings.ts). */
   ...API_SETTINGS,
+  /** OpenTelemetry tracing, off by default (src/config/tracing-settings.ts). */
+  ...TRACING_SETTINGS,
 });
 
 export type Config = Readonly<
@@ -153,7 +167,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const { sources } = loaded;
   later.push(...loaded.problems);
   const findings = sourceFindings(sources, { fromFile: !!cfg.SOURCES_FILE, PUBLIC_URL: cfg.PUBLIC_URL });
-  later.push(...findings.problems, ...apiSettingsProblems(cfg, present));
+  later.push(...findings.problems, ...apiSettingsProblems(cfg, present), ...redisSettingsProblems(cfg, present));
   const models = loadModelSpecs(cfg, env);
   later.push(...models.problems);
   if (sources.some((s) => s.subscription.manage) && !cfg.PUBLIC_URL) {
@@ -169,6 +183,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     warnings.push('DEIDENTIFY_SECRET: set, but no hosted model is configured, so no record is de-identified');
   return Object.freeze({
     ...cfg,
+    REDIS_URL: effectiveRedisUrl(cfg),
     sources: Object.freeze(sources),
     models: Object.freeze(models.models),
     warnings: Object.freeze(warnings),

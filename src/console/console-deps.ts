@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { SourceRegistry } from '../fhir/source-client.js';
+import type { RedisClient } from '../jobs/redis-connection.js';
 import type { RegisteredModel } from '../models/registry.js';
 import type { DriftMonitor } from '../monitoring/drift.js';
 import type { ValidationReportStore } from '../validation/report-store.js';
@@ -10,7 +10,7 @@ import type { ModelHistorySource } from './model-history.js';
 export interface ConsoleDeps {
   sources: SourceRegistry;
   queues: Queue[];
-  redis: Redis;
+  redis: RedisClient;
   keyPrefix: string;
   registered: readonly RegisteredModel[];
   history: ModelHistorySource;

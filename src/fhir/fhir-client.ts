@@ -1,5 +1,7 @@
 import { normalizeOperationOutcome } from '@medplum/core';
 import type { Bundle, OperationOutcome, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import { type Span, SpanKind } from '@opentelemetry/api';
+import { inSpan, traceHeaders } from '../observability/tracing.js';
 import { type AuthProvider, noAuth, staticBearer } from './auth/auth-provider.js';
 import { BaseUrlGuard } from './base-url-guard.js';
 import { discoverCapabilities, type EhrCapabilities } from './capabilities.js';
@@ -235,18 +237,35 @@ export class FhirClient {
   ): Promise<FhirReply<T>> {
     const authorization = await this.auth.authorization();
     this.stats.requests++;
+    const allHeaders = { ...(authorization ? { Authorization: authorization } : {}), ...headers };
+    const name = () => `FHIR ${method} ${fhirTarget(url, this.baseUrl)}`;
+    return inSpan(name, (span) => this.send<T>(method, url, body, allHeaders, span), {
+      kind: SpanKind.CLIENT,
+      attributes: { 'http.request.method': method, 'url.path': url.pathname, 'server.address': url.hostname },
+    });
+  }
+
+  /** One HTTP exchange inside its client span; the EHR receives our `traceparent`. */
+  private async send<T>(
+    method: string,
+    url: URL,
+    body: unknown,
+    headers: Record<string, string>,
+    span: Span,
+  ): Promise<FhirReply<T>> {
     const res = await this.fetchImpl(url, {
       method,
       headers: {
         Accept: FHIR_JSON,
         ...(body === undefined ? {} : { 'Content-Type': FHIR_JSON }),
-        ...(authorization ? { Authorization: authorization } : {}),
+        ...traceHeaders(),
         ...headers,
       },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS),
       redirect: 'error', // a redirect could lead off the base URL
     });
+    span.setAttribute('http.response.status_code', res.status);
     const text = await readBodyLimited(res, this.opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, url.pathname);
     const json = text ? safeJson(text) : undefined;
     if (!res.ok) {
@@ -282,4 +301,11 @@ function safeJson(text: string): { resourceType?: string } | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A low-cardinality span name: the first path segment under the base (a type, or the base itself). */
+function fhirTarget(url: URL, baseUrl: string): string {
+  const base = new URL(baseUrl).pathname.replace(/\/$/, '');
+  const rest = url.pathname.startsWith(base) ? url.pathname.slice(base.length) : url.pathname;
+  return rest.split('/')[1] || '(base)';
 }

@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import type { Source } from '../config/sources.js';
 import type { FhirClient } from '../fhir/fhir-client.js';
+import type { RedisClient } from '../jobs/redis-connection.js';
 import { advertisesTopic } from './ehr-capabilities.js';
 import { type EnsureAction, ensureSubscription } from './ensure-subscription.js';
 import { redisLockKey, withRedisLock } from './redis-lock.js';
@@ -18,7 +18,7 @@ export interface EnsureSubscriptionsInput {
   endpoint: string;
   /** Resource types the models read: one classic Subscription each. */
   watchedTypes: string[];
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** How long to give the EHR to activate a `requested` Subscription (ms); default ACTIVATION_WAIT_MS. */
   activationWaitMs?: number;

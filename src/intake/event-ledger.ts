@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../jobs/redis-connection.js';
 import type { NumberedEvent, ParsedNotification } from './notification.js';
 import { RedisScript } from './redis-script.js';
 
@@ -103,7 +103,7 @@ const record = new RedisScript(RECORD_LUA);
  */
 export class EventLedger {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../jobs/redis-connection.js';
 import { RedisScript } from './redis-script.js';
 
 /*
@@ -41,7 +41,7 @@ export interface IndexOptions {
 
 /** Remembers `resourceType/id` -> patient (one EVALSHA). Returns false when today's bucket is full. */
 export async function rememberPatientOf(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   source: string,
   resource: { resourceType: string; id: string },
@@ -58,7 +58,7 @@ export async function rememberPatientOf(
 
 /** The patient remembered for `resourceType/id`, newest day first; undefined when unknown. */
 export async function patientOfResource(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   source: string,
   resource: { resourceType: string; id: string },

@@ -1,6 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes';
-import type { Redis } from 'ioredis';
 import type { FhirClient } from '../fhir/fhir-client.js';
+import type { RedisClient } from '../jobs/redis-connection.js';
 import { isOwnOutput } from '../record/record-hash.js';
 import { type ChangeEvent, ChangeEventSchema } from './change-event.js';
 import { patientIdOf } from './resource-facts.js';
@@ -91,7 +91,7 @@ function factOf(r: Resource, via: string): ChangeFact | undefined {
 
 /** Where the next poll starts: the stored watermark minus the clock-skew overlap. */
 export async function pollStart(
-  redis: Redis,
+  redis: RedisClient,
   watermarkKey: string,
   overlapMs: number,
   now = Date.now(),
@@ -102,7 +102,11 @@ export async function pollStart(
 }
 
 /** Moves the watermark forward only: a concurrent poll that saw newer data must not be rolled back. */
-export async function advanceWatermark(redis: Redis, watermarkKey: string, newest: string | undefined): Promise<void> {
+export async function advanceWatermark(
+  redis: RedisClient,
+  watermarkKey: string,
+  newest: string | undefined,
+): Promise<void> {
   if (!newest) return;
   await redis.eval(
     "local cur = redis.call('GET', KEYS[1]); if (not cur) or cur < ARGV[1] then redis.call('SET', KEYS[1], ARGV[1]) end",

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../jobs/redis-connection.js';
 
 const RELEASE_LUA = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 /** Pause between attempts to take a held lock (ms). */
@@ -10,7 +10,12 @@ const RETRY_MS = 200;
  * Waits for a held lock up to `ttlMs` plus a margin: a holder that died loses the lock when it expires.
  * Released only by its owner (compare-and-delete).
  */
-export async function withRedisLock<T>(redis: Redis, key: string, ttlMs: number, work: () => Promise<T>): Promise<T> {
+export async function withRedisLock<T>(
+  redis: RedisClient,
+  key: string,
+  ttlMs: number,
+  work: () => Promise<T>,
+): Promise<T> {
   const token = randomUUID();
   const deadline = Date.now() + ttlMs + 5_000;
   while ((await redis.set(key, token, 'PX', ttlMs, 'NX')) !== 'OK') {

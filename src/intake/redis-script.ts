@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../jobs/redis-connection.js';
 
 /** A Lua script run by its SHA1 (EVALSHA), loaded on first use: the script body is not resent per call. */
 export class RedisScript {
@@ -10,7 +10,7 @@ export class RedisScript {
   }
 
   /** Runs the script atomically; falls back to EVAL once when Redis does not know it yet (NOSCRIPT). */
-  async run<T = unknown>(redis: Redis, keys: string[], args: (string | number)[]): Promise<T> {
+  async run<T = unknown>(redis: RedisClient, keys: string[], args: (string | number)[]): Promise<T> {
     try {
       return (await redis.evalsha(this.sha, keys.length, ...keys, ...args)) as T;
     } catch (err) {

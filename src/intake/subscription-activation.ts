@@ -1,6 +1,6 @@
 import type { Subscription } from '@medplum/fhirtypes';
-import type { Redis } from 'ioredis';
 import type { FhirClient } from '../fhir/fhir-client.js';
+import type { RedisClient } from '../jobs/redis-connection.js';
 
 /**
  * Who turns a `requested` Subscription into an `active` one on this EHR:
@@ -18,7 +18,7 @@ const POLL_MS = 200;
 /** What is remembered per source, so a restart or a repair does not wait again (Redis, no PHI). */
 export class ActivationMemory {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

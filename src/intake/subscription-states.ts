@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../jobs/redis-connection.js';
 
 /** One of our Subscriptions as the EHR last reported it. */
 export interface SubscriptionState {
@@ -23,7 +23,7 @@ export class SubscriptionStates {
   private readonly key: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
   ) {
     this.key = `${prefix}:subscription-states`;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../jobs/redis-connection.js';
 import { RedisScript } from './redis-script.js';
 
 /** How long the highest version seen per resource is remembered (s): 7 days, beyond any EHR retry policy. */
@@ -44,7 +44,7 @@ const gate = new RedisScript(GATE_LUA);
  */
 export class VersionGate {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { FHIR_ID } from '../fhir/fhir-id.js';
 import { createQueue } from './create-queue.js';
 import { ASSESS_QUEUE, PRIORITY, type PriorityClass } from './queue-names.js';
+import type { RedisClient } from './redis-connection.js';
 
 /** What an assessment job carries: references only (BullMQ stores job data in clear text). */
 export const AssessJobSchema = z.object({
@@ -45,7 +45,7 @@ export interface AssessJobResult {
 
 export type AssessQueue = Queue<AssessJob, AssessJobResult>;
 
-export function createAssessQueue(connection: Redis, prefix: string): AssessQueue {
+export function createAssessQueue(connection: RedisClient, prefix: string): AssessQueue {
   return createQueue<AssessJob, AssessJobResult>(ASSESS_QUEUE, connection, prefix, {
     attempts: 6,
     backoff: { type: 'exponential', delay: 2000 },

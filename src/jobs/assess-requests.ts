@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 
 /** How long a `$assess` request stays queryable at its status URL (s): one day. */
 export const ASSESS_REQUEST_TTL_S = 24 * 3600;
@@ -22,7 +22,7 @@ export interface AssessRequest {
 /** Tracks `$assess` requests and their job ids (`{prefix}:assess-request:{id}` + `...:jobs`). */
 export class AssessRequests {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

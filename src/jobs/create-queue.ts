@@ -1,5 +1,6 @@
 import { type DefaultJobOptions, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { queueTelemetry } from '../observability/tracing.js';
+import type { RedisClient } from './redis-connection.js';
 
 /**
  * A BullMQ queue on a shared producer connection. Its `error` events are absorbed: a connection error
@@ -7,11 +8,11 @@ import type { Redis } from 'ioredis';
  */
 export function createQueue<Data, Result = unknown>(
   name: string,
-  connection: Redis,
+  connection: RedisClient,
   prefix: string,
   defaultJobOptions: DefaultJobOptions,
 ): Queue<Data, Result> {
-  const queue = new Queue<Data, Result>(name, { connection, prefix, defaultJobOptions });
+  const queue = new Queue<Data, Result>(name, { connection, prefix, defaultJobOptions, telemetry: queueTelemetry() });
   queue.on('error', () => {});
   return queue;
 }

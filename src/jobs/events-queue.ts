@@ -1,12 +1,12 @@
 import type { Job, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { ChangeEvent } from '../intake/change-event.js';
 import { createQueue } from './create-queue.js';
 import { EVENTS_QUEUE } from './queue-names.js';
+import type { RedisClient } from './redis-connection.js';
 
 export type EventsQueue = Queue<ChangeEvent>;
 
-export function createEventsQueue(connection: Redis, prefix: string): EventsQueue {
+export function createEventsQueue(connection: RedisClient, prefix: string): EventsQueue {
   return createQueue<ChangeEvent>(EVENTS_QUEUE, connection, prefix, {
     attempts: 8,
     backoff: { type: 'exponential', delay: 1000 },

@@ -1,5 +1,4 @@
 import type { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { Source } from '../config/sources.js';
@@ -11,6 +10,7 @@ import type { AssessQueue } from './assess-queue.js';
 import { createIntakeQueue, type IntakeJob, type IntakeQueue } from './intake-queue.js';
 import type { IntakeDeps } from './intake-watchdog.js';
 import { startIntakeWorker } from './intake-worker.js';
+import type { RedisClient } from './redis-connection.js';
 
 /** The watchdog runs at least this often (ms): it also re-schedules lost gap recoveries. */
 const WATCHDOG_MAX_EVERY_MS = 60_000;
@@ -19,7 +19,7 @@ export interface IntakeStartInput {
   cfg: Config;
   roles: { http: boolean; workers: boolean };
   sources: SourceRegistry;
-  redis: Redis;
+  redis: RedisClient;
   assessQueue: AssessQueue;
   watchedTypes: string[];
   logger: Logger;

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { FHIR_ID } from '../fhir/fhir-id.js';
 import type { Gap } from '../intake/event-ledger.js';
 import { createQueue } from './create-queue.js';
+import type { RedisClient } from './redis-connection.js';
 
 /** The intake maintenance queue: gap recovery, polling, reconciliation, the heartbeat watchdog. */
 export const INTAKE_QUEUE = 'intake';
@@ -34,7 +34,7 @@ export type GapJob = Extract<IntakeJob, { kind: 'recover-gap' }>;
 
 export type IntakeQueue = Queue<IntakeJob>;
 
-export function createIntakeQueue(connection: Redis, prefix: string): IntakeQueue {
+export function createIntakeQueue(connection: RedisClient, prefix: string): IntakeQueue {
   return createQueue<IntakeJob>(INTAKE_QUEUE, connection, prefix, {
     attempts: 5,
     backoff: { type: 'exponential', delay: 2000 },
@@ -79,14 +79,14 @@ export async function cancelGapRecovery(
   return true;
 }
 
-const shared = new WeakMap<Redis, Map<string, IntakeQueue>>();
+const shared = new WeakMap<RedisClient, Map<string, IntakeQueue>>();
 
 /**
  * One intake Queue per (connection, prefix), for code that only adds or removes jobs on a connection
  * someone else owns (the notify route, the events worker). It shares that connection, so it goes away
  * with it; there is nothing of its own to close.
  */
-export function sharedIntakeQueue(connection: Redis, prefix: string): IntakeQueue {
+export function sharedIntakeQueue(connection: RedisClient, prefix: string): IntakeQueue {
   const byPrefix = shared.get(connection) ?? new Map<string, IntakeQueue>();
   shared.set(connection, byPrefix);
   const queue = byPrefix.get(prefix) ?? createIntakeQueue(connection, prefix);

@@ -1,5 +1,6 @@
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { FhirHttpError } from '../fhir/fhir-client.js';
+import { queueTelemetry } from '../observability/tracing.js';
 import { pollSinceWatermark } from './catch-up.js';
 import { INTAKE_QUEUE, type IntakeJob, IntakeJobSchema } from './intake-queue.js';
 import { type IntakeDeps, runWatchdog } from './intake-watchdog.js';
@@ -44,6 +45,7 @@ export function startIntakeWorker(
       connection: workerConnection(opts.redisUrl),
       prefix: opts.prefix,
       concurrency: INTAKE_CONCURRENCY,
+      telemetry: queueTelemetry(),
       ...(opts.lockDurationMs ? { lockDuration: opts.lockDurationMs, stalledInterval: opts.lockDurationMs } : {}),
     },
   );

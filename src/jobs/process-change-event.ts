@@ -1,5 +1,4 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { FhirClient } from '../fhir/fhir-client.js';
 import { FhirHttpError } from '../fhir/fhir-client.js';
@@ -11,11 +10,12 @@ import { VersionGate } from '../intake/version-gate.js';
 import { type AssessQueue, enqueueAssessment } from './assess-queue.js';
 import { pollSinceWatermark } from './catch-up.js';
 import { requireFullRead } from './record-full-read.js';
+import type { RedisClient } from './redis-connection.js';
 import { trackStoredEvent } from './track-subscription.js';
 
 export interface EventDeps {
   sources: SourceRegistry;
-  redis: Redis;
+  redis: RedisClient;
   assessQueue: AssessQueue;
   coalesceWindowMs: number;
   /** Types polled when a notification only said "something changed". */

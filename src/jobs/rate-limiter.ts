@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 
 /**
  * Token bucket in one Redis hash, shared by every worker process. Refills at `rate` tokens/s up to
@@ -47,7 +47,7 @@ export interface BucketLimit {
 /** Distributed rate limits keyed by name (`ehr:{source}`, `model:{id}`), see docs/operations.md. */
 export class RateLimiter {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keyPrefix: string,
   ) {}
 

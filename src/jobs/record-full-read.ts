@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { RedisScript } from '../intake/redis-script.js';
+import type { RedisClient } from './redis-connection.js';
 
 /*
  * "Read this patient's record in full next time": set when a resource of the patient was deleted,
@@ -22,7 +22,7 @@ function markerKey(prefix: string, source: string, patientId: string): string {
  * @param cacheTtlMs - the source's record cache lifetime: the marker must outlive any cached record
  */
 export async function requireFullRead(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   source: string,
   patientId: string,
@@ -34,7 +34,7 @@ export async function requireFullRead(
 
 /** The pending marker's token, when the next record read must be a full read. */
 export async function pendingFullRead(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   source: string,
   patientId: string,
@@ -48,7 +48,7 @@ const CLEAR_IF_SAME = new RedisScript(
 
 /** Clears the marker after a full read, unless a newer delete replaced it meanwhile. */
 export async function fullReadDone(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   source: string,
   patientId: string,

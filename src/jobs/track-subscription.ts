@@ -1,16 +1,16 @@
-import type { Redis } from 'ioredis';
 import type { SourceRegistry } from '../fhir/source-client.js';
 import type { ChangeEvent } from '../intake/change-event.js';
 import { EventLedger, type LedgerUpdate } from '../intake/event-ledger.js';
 import type { ParsedNotification } from '../intake/notification.js';
 import { subscriptionIdOf } from '../intake/subscription-ref.js';
 import { cancelGapRecovery, scheduleGapRecovery, sharedIntakeQueue } from './intake-queue.js';
+import type { RedisClient } from './redis-connection.js';
 
 /** Grace before a gap in event numbers is recovered when none is configured (ms). */
 export const DEFAULT_GAP_GRACE_MS = 5_000;
 
 export interface TrackDeps {
-  redis: Redis;
+  redis: RedisClient;
   keyPrefix: string;
   /** GAP_GRACE_MS. */
   gapGraceMs?: number;

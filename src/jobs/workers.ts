@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { type AssessDeps, assessPatient } from '../assessment/assess-patient.js';
@@ -6,6 +7,7 @@ import { AuthError, FhirHttpError, FhirResponseTooLargeError } from '../fhir/fhi
 import { type ChangeEvent, ChangeEventSchema } from '../intake/change-event.js';
 import { isPermanentModelError } from '../models/remote/errors.js';
 import { jobLogger } from '../observability/log-fields.js';
+import { queueTelemetry } from '../observability/tracing.js';
 import { WriteBackValidationError } from '../writeback/validate.js';
 import { type AssessLimits, runWithSourceLimit } from './assess-gate.js';
 import { type AssessJob, type AssessJobResult, AssessJobSchema } from './assess-queue.js';
@@ -62,6 +64,9 @@ async function classify<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Recorded on each job it takes (`processedBy`): which pod and process ran a job, in the dashboard and in tests. */
+const WORKER_NAME = `${hostname()}:${process.pid}`;
+
 /** Starts the events and assess workers. Any number of processes may run them against one Redis. */
 export function startWorkers(opts: WorkerOptions): RunningWorkers {
   const stall = { ...DEFAULT_STALL_SETTINGS, ...opts.stall };
@@ -74,7 +79,14 @@ export function startWorkers(opts: WorkerOptions): RunningWorkers {
           parseOrFail(ChangeEventSchema, job.data),
         ),
       ),
-    { connection: workerConnection(opts.redisUrl), prefix: opts.prefix, concurrency: opts.eventsConcurrency, ...stall },
+    {
+      connection: workerConnection(opts.redisUrl),
+      prefix: opts.prefix,
+      concurrency: opts.eventsConcurrency,
+      telemetry: queueTelemetry(),
+      name: WORKER_NAME,
+      ...stall,
+    },
   );
   const assess = new Worker<AssessJob, AssessJobResult>(
     ASSESS_QUEUE,
@@ -91,7 +103,14 @@ export function startWorkers(opts: WorkerOptions): RunningWorkers {
         ),
       );
     },
-    { connection: workerConnection(opts.redisUrl), prefix: opts.prefix, concurrency: opts.assessConcurrency, ...stall },
+    {
+      connection: workerConnection(opts.redisUrl),
+      prefix: opts.prefix,
+      concurrency: opts.assessConcurrency,
+      telemetry: queueTelemetry(),
+      name: WORKER_NAME,
+      ...stall,
+    },
   );
   for (const w of [events, assess]) {
     w.on('failed', (job, err) =>

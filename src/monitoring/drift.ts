@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { RedisClient } from '../jobs/redis-connection.js';
 import type { ValidationReport } from '../validation/report.js';
 import type { ValidationReportStore } from '../validation/report-store.js';
 import { monitorKeys } from './monitor-keys.js';
@@ -30,7 +30,7 @@ export interface DriftFinding {
 }
 
 /** Recent values of one series within the window (the list holds `epochMs:value`, newest first). */
-async function recentValues(redis: Redis, key: string, since: number): Promise<number[]> {
+async function recentValues(redis: RedisClient, key: string, since: number): Promise<number[]> {
   const raw = await redis.lrange(key, 0, -1);
   const out: number[] = [];
   for (const item of raw) {
@@ -50,7 +50,7 @@ export class DriftMonitor {
   private readonly alerting = new Set<string>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly reports: ValidationReportStore,
     readonly settings: DriftSettings,

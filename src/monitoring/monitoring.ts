@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { Database } from '../db/database.js';
+import type { RedisClient } from '../jobs/redis-connection.js';
 import { scrapeGauge } from '../observability/metrics.js';
 import { ValidationReportStore } from '../validation/report-store.js';
 import { DriftMonitor } from './drift.js';
@@ -20,7 +20,7 @@ export interface Monitoring {
  */
 export function startMonitoring(
   cfg: Config,
-  deps: { redis: Redis; db?: Database; logger: Logger; models: readonly { id: string; version: string }[] },
+  deps: { redis: RedisClient; db?: Database; logger: Logger; models: readonly { id: string; version: string }[] },
   roles: { http: boolean; workers: boolean },
 ): Monitoring {
   const outputs = new OutputMonitor(deps.redis, cfg.QUEUE_PREFIX);

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import { Counter, Histogram } from 'prom-client';
+import type { RedisClient } from '../jobs/redis-connection.js';
 import type { ModelOutput } from '../models/model.js';
 import { metricsRegistry } from '../observability/metrics.js';
 import { DAY_RETENTION_S, MAX_VALUES, monitorKeys, utcDay } from './monitor-keys.js';
@@ -47,7 +47,7 @@ export class OutputMonitor {
   private readonly keys: ReturnType<typeof monitorKeys>;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
   ) {
     this.keys = monitorKeys(prefix);

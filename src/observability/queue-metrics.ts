@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../jobs/redis-connection.js';
 import { scrapeGauge } from './metrics.js';
 
 const STATES = ['waiting', 'delayed', 'prioritized', 'active', 'completed', 'failed'] as const;
@@ -8,7 +8,7 @@ const STATES = ['waiting', 'delayed', 'prioritized', 'active', 'completed', 'fai
  * Registers the scrape-time gauges read from Redis: jobs by queue and state (BullMQ counts, shared by
  * every replica) and CDS Hooks feedback by service and outcome.
  */
-export function registerQueueMetrics(queues: Queue[], redis: Redis, feedbackCountsKey: string): void {
+export function registerQueueMetrics(queues: Queue[], redis: RedisClient, feedbackCountsKey: string): void {
   scrapeGauge(
     'fhir_assess_jobs',
     'Jobs by queue and state (read from Redis at scrape)',

@@ -64,6 +64,8 @@ export interface SandboxOptions {
   onListening?: (port: number, baseUrl: string) => void;
   /** Sees every HTTP request the sandbox answers, once answered (benchmarks count EHR round trips). */
   onResponse?: (request: SandboxRequestSeen) => void;
+  /** Every request waits this long before it is handled, like a remote EHR's network and database (ms). */
+  latencyMs?: number;
 }
 
 /** One answered request, as {@link SandboxOptions.onResponse} sees it. */
@@ -74,6 +76,10 @@ export interface SandboxRequestSeen {
   status: number;
   /** `Bundle.type` of a Bundle posted to the base (`batch` or `transaction`). */
   bundleType?: string;
+  /** The W3C `traceparent` header the request came with, if any. */
+  traceparent?: string;
+  /** Time from its arrival to its answer (ms, `latencyMs` included). */
+  elapsedMs: number;
 }
 
 /** Options that cannot work together (unknown profile, missing or bad SMART clients). */
@@ -135,9 +141,13 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     app.addHook('onResponse', async (req, reply) => {
       const body = req.body as { resourceType?: string; type?: string } | undefined;
       const bundleType = body?.resourceType === 'Bundle' ? body.type : undefined;
-      onResponse({ method: req.method, url: req.url, status: reply.statusCode, bundleType });
+      const traceparent = typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined;
+      const elapsedMs = reply.elapsedTime;
+      onResponse({ method: req.method, url: req.url, status: reply.statusCode, bundleType, traceparent, elapsedMs });
     });
   }
+  const latencyMs = opts.latencyMs ?? 0;
+  if (latencyMs > 0) app.addHook('onRequest', (_req, _reply, done) => void setTimeout(done, latencyMs));
   const dataFiles = opts.dataFiles ?? [];
   if (dataFiles.length) gate.start(dataFiles.length);
   const host = opts.host ?? '127.0.0.1';

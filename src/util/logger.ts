@@ -1,4 +1,5 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
+import { traceLogFields } from '../observability/tracing.js';
 
 /**
  * Structured logs with PHI redaction. We log ids and references only; the redact paths are a second
@@ -8,6 +9,8 @@ export function createLogger(level = 'info', name = 'fhir-assess', destination?:
   const options = {
     name,
     level,
+    // trace_id / span_id of the active span when tracing is on (nothing when off).
+    mixin: traceLogFields,
     redact: {
       paths: [
         'req.headers.authorization',

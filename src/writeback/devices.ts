@@ -1,6 +1,6 @@
 import type { Device, Reference } from '@medplum/fhirtypes';
-import type { Redis } from 'ioredis';
 import type { FhirClient } from '../fhir/fhir-client.js';
+import type { RedisClient } from '../jobs/redis-connection.js';
 import { createOne } from './create-one.js';
 import { identifierToken } from './map-devices.js';
 import type { WriteBackKeys } from './redis-keys.js';
@@ -21,7 +21,7 @@ const DEVICE_REF_TTL_S = 24 * 3600;
  */
 export async function ensureDevice(
   client: FhirClient,
-  redis: Redis,
+  redis: RedisClient,
   keys: WriteBackKeys,
   device: Device,
   lock?: LockOptions,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../jobs/redis-connection.js';
 
 /** Deletes the key only while it still holds our token: never releases a lock someone else took over. */
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
@@ -42,7 +42,7 @@ export interface HeldLock {
  * lock of the worker that took over. Waiters poll with a bounded wait.
  * @returns the held lock; throws {@link LockBusyError} when the wait runs out
  */
-export async function acquireLock(redis: Redis, key: string, opts: LockOptions = {}): Promise<HeldLock> {
+export async function acquireLock(redis: RedisClient, key: string, opts: LockOptions = {}): Promise<HeldLock> {
   const ttl = opts.ttlMs ?? DEFAULT_LOCK_TTL_MS;
   const deadline = Date.now() + (opts.waitMs ?? DEFAULT_LOCK_WAIT_MS);
   const token = randomBytes(16).toString('hex');
@@ -74,7 +74,12 @@ export async function acquireLock(redis: Redis, key: string, opts: LockOptions =
 }
 
 /** Runs `work` while holding the lock; always releases it (a crash leaves it to expire by TTL). */
-export async function withLock<T>(redis: Redis, key: string, work: () => Promise<T>, opts?: LockOptions): Promise<T> {
+export async function withLock<T>(
+  redis: RedisClient,
+  key: string,
+  work: () => Promise<T>,
+  opts?: LockOptions,
+): Promise<T> {
   const lock = await acquireLock(redis, key, opts);
   try {
     return await work();

@@ -1,5 +1,5 @@
 import type { Bundle, RiskAssessment } from '@medplum/fhirtypes';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../jobs/redis-connection.js';
 
 /** One shadow-mode assessment: the complete transaction that would have been sent. Holds PHI. */
 export interface ShadowRecord {
@@ -55,7 +55,7 @@ return 1`;
  */
 export class ShadowStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly retentionDays: number,
   ) {}

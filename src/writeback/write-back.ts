@@ -1,6 +1,6 @@
 import type { Bundle, Device } from '@medplum/fhirtypes';
-import type { Redis } from 'ioredis';
 import type { FhirClient } from '../fhir/fhir-client.js';
+import type { RedisClient } from '../jobs/redis-connection.js';
 import type { ModelOutput } from '../models/model.js';
 import { ensureDevice } from './devices.js';
 import type { WriteMode } from './map-resources.js';
@@ -39,7 +39,7 @@ export interface WriteBackInput {
 export const DEFAULT_SHADOW_RETENTION_DAYS = 90;
 
 export interface WriteBackDeps {
-  redis: Redis;
+  redis: RedisClient;
   /** Redis key prefix (QUEUE_PREFIX). */
   keyPrefix: string;
   /** Configured name of the EHR (keys of the shadow store). */

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import { type Job, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SourceSchema } from '../../src/config/sources.js';
 import { SourceRegistry } from '../../src/fhir/source-client.js';
 import { type AssessJob, type AssessQueue, createAssessQueue } from '../../src/jobs/assess-queue.js';
 import { processChangeEvent } from '../../src/jobs/process-change-event.js';
 import { ASSESS_QUEUE } from '../../src/jobs/queue-names.js';
+import type { RedisClient } from '../../src/jobs/redis-connection.js';
 import { producerConnection, ready, workerConnection } from '../../src/jobs/redis-connection.js';
 import { createLogger } from '../../src/util/logger.js';
 import { type TestRedis, useTestRedis } from '../helpers/redis.js';
@@ -77,7 +77,7 @@ describe('through the running service', () => {
 describe('against a controllable assess worker', () => {
   const prefix = `t-coalesce-worker-${process.pid}-${Date.now()}`;
   let queue: AssessQueue;
-  let conn: Redis;
+  let conn: RedisClient;
   let worker: Worker<AssessJob>;
   const started: AssessJob[] = [];
   let release: () => void = () => {};

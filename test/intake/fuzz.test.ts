@@ -1,7 +1,6 @@
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.js';
 import { SourceSchema } from '../../src/config/sources.js';
@@ -13,6 +12,7 @@ import { type IncomingNotification, parseNotification } from '../../src/intake/p
 import { toChangeEvents } from '../../src/intake/validate-events.js';
 import { createEventsQueue, type EventsQueue } from '../../src/jobs/events-queue.js';
 import { createIntakeQueue } from '../../src/jobs/intake-queue.js';
+import type { RedisClient } from '../../src/jobs/redis-connection.js';
 import { producerConnection, ready } from '../../src/jobs/redis-connection.js';
 import { createLogger } from '../../src/util/logger.js';
 import { type TestRedis, useTestRedis } from '../helpers/redis.js';
@@ -241,7 +241,7 @@ describe('isChangeEvent (the fast check intake uses) against ChangeEventSchema',
 
 describe('POST/PUT/DELETE /notify under mutation (real Redis)', () => {
   let redis: TestRedis;
-  let conn: Redis;
+  let conn: RedisClient;
   let queue: EventsQueue;
   let app: FastifyInstance;
   const prefix = `t-fuzz-${process.pid}-${Date.now()}`;

@@ -1,11 +1,11 @@
 import { createHmac } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.js';
 import { SourceSchema } from '../../src/config/sources.js';
 import { SourceRegistry } from '../../src/fhir/source-client.js';
 import { createEventsQueue, type EventsQueue } from '../../src/jobs/events-queue.js';
+import type { RedisClient } from '../../src/jobs/redis-connection.js';
 import { producerConnection, ready } from '../../src/jobs/redis-connection.js';
 import { createLogger } from '../../src/util/logger.js';
 import { type TestRedis, useTestRedis } from '../helpers/redis.js';
@@ -20,7 +20,7 @@ const sources = new SourceRegistry([source('ehr', [SECRET]), source('other', [OT
 
 describe('POST /notify (real Redis)', () => {
   let redis: TestRedis;
-  let conn: Redis;
+  let conn: RedisClient;
   let queue: EventsQueue;
   let app: FastifyInstance;
   const prefix = `test-notify-${process.pid}-${Date.now()}`;

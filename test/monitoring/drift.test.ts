@@ -1,9 +1,9 @@
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import { type Database, openDatabase } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
 import { MIGRATIONS } from '../../src/db/migrations.js';
+import type { RedisClient } from '../../src/jobs/redis-connection.js';
 import { producerConnection } from '../../src/jobs/redis-connection.js';
 import type { ModelOutput } from '../../src/models/model.js';
 import { startMonitoring } from '../../src/monitoring/monitoring.js';
@@ -67,7 +67,7 @@ function output(risk: number, cholesterol: number): ModelOutput {
 
 describe('drift against the validation baseline (real Redis and PostgreSQL)', () => {
   let redis: TestRedis;
-  let conn: Redis;
+  let conn: RedisClient;
   let testDb: TestDatabase;
   let db: Database;
   const prefix = `t-drift-${process.pid}-${Date.now()}`;

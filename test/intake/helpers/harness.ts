@@ -28,6 +28,8 @@ export interface HarnessOptions {
   redisUrl: string;
   /** Short name for the Redis prefix (unique per test file). */
   name: string;
+  /** The whole Redis prefix instead (e.g. a `{hash-tag}` one on a Redis Cluster). */
+  prefix?: string;
   env?: Record<string, string>;
   roles?: ServiceRoles;
   sandbox?: SandboxOptions;
@@ -41,7 +43,7 @@ export interface HarnessOptions {
 export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   const sandbox = opts.existingSandbox ?? (await startSandbox({ logger: false, ...opts.sandbox }));
   const port = await freePort();
-  const prefix = `t-${opts.name}-${process.pid}-${Date.now()}`;
+  const prefix = opts.prefix ?? `t-${opts.name}-${process.pid}-${Date.now()}`;
   const cfg = loadConfig({
     FHIR_BASE_URL: opts.fhirBaseUrl ?? sandbox.baseUrl,
     REDIS_URL: opts.redisUrl,
@@ -69,7 +71,8 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     close: async () => {
       await service.close();
       if (!opts.existingSandbox) await sandbox.close();
-      await deletePrefix(opts.redisUrl, prefix);
+      // A test-owned cluster goes away with its keys; a shared Redis is cleaned.
+      if (!opts.redisUrl.includes('+cluster://')) await deletePrefix(opts.redisUrl, prefix);
     },
   };
 }
