@@ -1,6 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
+import type { CachedRecord } from './record-cache.js';
 import { beforeWindow, type RecordBounds, TIME_SERIES } from './record-bounds.js';
-import { canonicalLine, hashLines, isOwnOutput } from './record-hash.js';
+import { canonicalLine, hashLines, isOwnOutput, resourceOfLine, versionOf } from './record-hash.js';
 
 /** Resources read beyond the bound before reading stops, at least: 1,000. */
 const READ_AHEAD = 1000;
@@ -14,6 +15,8 @@ export class RecordCollector {
   private readonly byKey = new Map<string, Resource>();
   /** Hash lines computed as pages arrive, so hashing overlaps with waiting for the next page. */
   private readonly lines = new Map<string, string>();
+  /** The version each line was computed from (`versionId|lastUpdated`; none when the EHR gave none). */
+  private readonly versions = new Map<string, string>();
   private readonly types: Set<string>;
   /** Why a strategy could not read everything (e.g. a search with no next link), if it could not. */
   incomplete?: string;
@@ -22,6 +25,8 @@ export class RecordCollector {
     readonly patientId: string,
     readonly bounds: RecordBounds,
     private readonly windowStart: string | undefined,
+    /** A previous read of this record (even a stale one): lines of unchanged versions are reused, not recomputed. */
+    private readonly known?: CachedRecord,
   ) {
     this.types = new Set(bounds.types);
   }
@@ -45,7 +50,11 @@ export class RecordCollector {
     const existing = this.byKey.get(key);
     if (existing && !isNewer(r, existing)) return;
     this.byKey.set(key, r);
-    this.lines.set(key, canonicalLine(r));
+    const version = versionOf(r);
+    const line = version && this.known?.versions.get(key) === version ? this.known.lines.get(key) : undefined;
+    this.lines.set(key, line ?? canonicalLine(r));
+    if (version) this.versions.set(key, version);
+    else this.versions.delete(key);
   }
 
   /** The record hash of `resources` (all collected here), reusing the lines computed on arrival. */
@@ -57,28 +66,32 @@ export class RecordCollector {
     for (const r of resources) this.add(r);
   }
 
-  /** Starts from a cached record, reusing its hash lines (a `_since` refresh re-hashes only what changed). */
-  seed(previous: ReadonlyMap<string, Resource>, lines: ReadonlyMap<string, string>): void {
-    for (const [key, r] of previous) {
-      const line = lines.get(key);
-      if (!line || !this.types.has(r.resourceType) || beforeWindow(r, this.windowStart)) this.add(r);
-      else {
-        this.byKey.set(key, r);
-        this.lines.set(key, line);
-      }
+  /**
+   * Starts from a cached record: its resources parsed back from their hash lines, which are reused (a
+   * `_since` refresh re-hashes only what changed). Parsed back, they carry no `meta.versionId` or
+   * `lastUpdated`, so whatever the refresh returns for them wins.
+   */
+  seed(previous: CachedRecord): void {
+    for (const [key, line] of previous.lines) {
+      const r = resourceOfLine(line);
+      if (!this.types.has(r.resourceType) || beforeWindow(r, this.windowStart)) continue;
+      this.byKey.set(key, r);
+      this.lines.set(key, line);
+      const version = previous.versions.get(key);
+      if (version) this.versions.set(key, version);
     }
   }
 
-  /** Hash lines of the kept resources (stored with the record cache). */
-  hashLinesByKey(): ReadonlyMap<string, string> {
-    return this.lines;
+  /** What the record cache keeps of this record: its hash lines and their versions. */
+  toCached(readAt: string): CachedRecord {
+    return { lines: this.lines, versions: this.versions, readAt };
   }
 
   get patient(): Resource | undefined {
     return this.byKey.get(`Patient/${this.patientId}`);
   }
 
-  /** Every kept resource keyed by type/id (for the incremental-refresh cache). */
+  /** Every kept resource keyed by type/id. */
   entries(): ReadonlyMap<string, Resource> {
     return this.byKey;
   }
