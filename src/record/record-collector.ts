@@ -1,6 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes';
-import type { CachedRecord } from './record-cache.js';
 import { beforeWindow, type RecordBounds, TIME_SERIES } from './record-bounds.js';
+import type { CachedRecord } from './record-cache.js';
 import { canonicalLine, hashLines, isOwnOutput, resourceOfLine, versionOf } from './record-hash.js';
 
 /** Resources read beyond the bound before reading stops, at least: 1,000. */
