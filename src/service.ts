@@ -102,6 +102,7 @@ export async function startService(
         redis,
         assessQueue,
         coalesceWindowMs: cfg.COALESCE_WINDOW_MS,
+        coalesceMode: cfg.COALESCE_MODE,
         watchedTypes,
         pollOverlapMs: cfg.POLL_OVERLAP_MS,
         keyPrefix: prefix,

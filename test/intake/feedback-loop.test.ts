@@ -1,5 +1,6 @@
 import type { Subscription } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OWN_OUTPUT_TYPES } from '../../src/intake/resource-facts.js';
 import type { EventOutcome } from '../../src/jobs/process-change-event.js';
 import { type TestRedis, useTestRedis } from '../helpers/redis.js';
 import {
@@ -81,8 +82,12 @@ describe('no feedback loop under catch-all subscriptions', () => {
     const patient = await createGoffPatient(h.ehr);
     await settle(h);
     const runs = await assessRunsFor(patient);
-    expect(runs).toHaveLength(1);
-    expect(runs[0].returnvalue.assessments[0].skipped).toBeUndefined();
+    // The patient's resources arrive as a burst: the leading run assesses them all (the EHR had them
+    // before notifying); a trailing run, if the burst outlasted its start, finds the record unchanged.
+    const assessed = runs.filter((j) => j.returnvalue.assessments[0].skipped === undefined);
+    expect(assessed).toHaveLength(1);
+    expect(runs.length).toBeLessThanOrEqual(2);
+    expect(runs.filter((j) => OWN_OUTPUT_TYPES.has(j.data.trigger.split('/')[0]))).toEqual([]);
     expect(await outputsFor(h.ehr, patient)).toEqual({ risks: 1, impressions: 1 });
 
     // The write-backs were announced on every channel and each was recognised as our own.
