@@ -40,7 +40,7 @@ export async function measureLatency(opts: {
     behave: 'generic',
     redisUrl: redis.url,
     logLevel: 'silent',
-    env: { COALESCE_WINDOW_MS: '3000', EHR_RATE_LIMIT: '0', ...opts.env },
+    env: { COALESCE_WINDOW_MS: '3000', COALESCE_MODE: 'leading', EHR_RATE_LIMIT: '0', ...opts.env },
   });
   const windowMs = stack.cfg.COALESCE_WINDOW_MS;
   try {

@@ -53,6 +53,9 @@ describe('INTAKE_MODE=poll', () => {
         POLL_INTERVAL_MS: '1000',
         POLL_OVERLAP_MS: '2000',
         COALESCE_WINDOW_MS: '1500',
+        // The patient's resources reach us over several polls: waiting the window makes them one
+        // assessment, which is what "exactly once" below checks (re-polls schedule nothing new).
+        COALESCE_MODE: 'trailing',
       },
     });
     queue = createIntakeQueue(h.service.redis, h.prefix);
