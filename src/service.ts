@@ -113,6 +113,7 @@ export async function startService(
         redis,
         assessQueue,
         coalesceWindowMs: cfg.COALESCE_WINDOW_MS,
+        coalesceMode: cfg.COALESCE_MODE,
         watchedTypes,
         pollOverlapMs: cfg.POLL_OVERLAP_MS,
         keyPrefix: prefix,

@@ -54,30 +54,54 @@ export async function notifyRoutes(app: FastifyInstance, deps: NotifyDeps): Prom
     const subscription = parsed.subscriptionId;
     const events = toChangeEvents(source.name, parsed.events, subscription);
     const track = subscription && ledgerInRequest(parsed, events);
-    // In flight together; BullMQ would wait for Redis to come back, an EHR must not: any Redis failure
-    // or delay is a 503, so the EHR retries later.
+    // Usually one Redis call (the add); with the ledger, both in flight. BullMQ would wait for Redis to
+    // come back, an EHR must not: any Redis failure or delay is a 503, so the EHR retries later.
+    const stored: Promise<unknown> = track
+      ? Promise.all([
+          addChangeEvents(deps.eventsQueue, events),
+          trackSubscription(deps, source.name, subscription, parsed),
+        ])
+      : addChangeEvents(deps.eventsQueue, events);
     await withTimeout(
-      Promise.all([
-        addChangeEvents(deps.eventsQueue, events),
-        track ? trackSubscription(deps, source.name, subscription, parsed) : undefined,
-      ]).catch(() => Promise.reject(redisDown())),
+      stored.catch(() => Promise.reject(redisDown())),
       ENQUEUE_TIMEOUT_MS,
       redisDown,
     );
     countEventsReceived(source.name, parsed.variant, events.length);
-    observeStage('intake', performance.now() - t0);
+    const ms = performance.now() - t0;
+    observeStage('intake', ms);
+    // The access log line of /notify (fastify's own request lines are off for it: see app.ts).
     req.log.info(
-      { variant: parsed.variant, type: parsed.type, events: events.length, source: source.name, subscription },
+      {
+        variant: parsed.variant,
+        type: parsed.type,
+        events: events.length,
+        source: source.name,
+        subscription,
+        ms: Math.round(ms * 10) / 10,
+      },
       'notification accepted',
     );
     return reply
       .code(200)
       .type('application/fhir+json')
-      .send(outcome('information', 'informational', `accepted ${parsed.type} with ${events.length} event(s)`));
+      .send(acceptedBody(`accepted ${parsed.type} with ${events.length} event(s)`));
   };
   app.post('/notify', handle);
   app.put('/notify/:type/:id', { schema: pathSchema }, handle);
   app.delete('/notify/:type/:id', { schema: pathSchema }, handle);
+}
+
+/** The 200 answers' bodies, serialised once per distinct text (a handful: type x event count). */
+const acceptedBodies = new Map<string, string>();
+
+function acceptedBody(text: string): string {
+  let body = acceptedBodies.get(text);
+  if (!body) {
+    body = JSON.stringify(outcome('information', 'informational', text));
+    if (acceptedBodies.size < 64) acceptedBodies.set(text, body);
+  }
+  return body;
 }
 
 const redisDown = () =>

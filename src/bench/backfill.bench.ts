@@ -107,31 +107,44 @@ function printTable(
   );
 }
 
-/** Every patient's `$everything` (all pages), CONCURRENCY at a time, with plain fetch. */
-async function rawRead(base: string, types: string, log: (l: string) => void) {
+/** Every patient id on the EHR, by paging Patient search. */
+export async function patientIds(base: string): Promise<string[]> {
   const ids: string[] = [];
   for (let url: string | undefined = `${base}/Patient?_count=1000`; url; ) {
     const page = (await (await fetch(url)).json()) as Bundle;
     for (const e of page.entry ?? []) ids.push(e.resource?.id as string);
     url = page.link?.find((l) => l.relation === 'next')?.url;
   }
+  return ids;
+}
+
+/**
+ * Every patient's `$everything` (all pages, the models' types), CONCURRENCY at a time, with plain fetch:
+ * the raw cost of the reads a backfill makes. `sizes` gets each patient's resource count.
+ */
+export async function rawRead(base: string, types: string, log: (l: string) => void, only?: string[]) {
+  const ids = only ?? (await patientIds(base));
+  const sizes = new Map<string, number>();
   const started = performance.now();
   let next = 0;
   let resources = 0;
   const worker = async () => {
     while (next < ids.length) {
       const id = ids[next++];
+      let n = 0;
       for (let url: string | undefined = `${base}/Patient/${id}/$everything?_type=${types}&_count=1000`; url; ) {
         const page = (await (await fetch(url)).json()) as Bundle;
-        resources += page.entry?.length ?? 0;
+        n += page.entry?.length ?? 0;
         url = page.link?.find((l) => l.relation === 'next')?.url;
       }
+      sizes.set(id, n);
+      resources += n;
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   const seconds = (performance.now() - started) / 1000;
   log(`raw read: ${next} patients, ${resources} resources in ${seconds.toFixed(1)} s`);
-  return { patients: next, seconds, perSecond: next / seconds, ids };
+  return { patients: next, seconds, perSecond: next / seconds, ids, sizes };
 }
 
 /**

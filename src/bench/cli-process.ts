@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../util/local-redis.js';
 
@@ -25,7 +26,7 @@ export function spawnCli(
   env: Record<string, string>,
   opts: { onStdout?: (chunk: string) => void; quiet?: boolean; nodeArgs?: string[] } = {},
 ): CliProcess {
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI, ...args], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...profileArgs(args[0]), CLI, ...args], {
     stdio: ['ignore', 'pipe', opts.quiet ? 'ignore' : 'inherit'],
     env: { ...process.env, ...env },
   });
@@ -80,6 +81,16 @@ export async function startSandboxProcess(
     await p.stop();
     throw err;
   }
+}
+
+/**
+ * `BENCH_CPU_PROF=DIR`: each CLI process writes a V8 CPU profile into DIR when it exits (open it in Chrome
+ * DevTools, or summarise it with `node dist/bench/profile-summary.js FILE`), under DIR/COMMAND/.
+ */
+function profileArgs(command: string | undefined): string[] {
+  const dir = process.env.BENCH_CPU_PROF;
+  if (!dir) return [];
+  return ['--cpu-prof', `--cpu-prof-dir=${join(dir, command ?? 'cli')}`];
 }
 
 function rssOf(pid: number | undefined): number | undefined {

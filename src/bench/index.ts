@@ -1,13 +1,29 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Bench } from './bench.js';
+import { runSuite } from './suite.js';
+
+const USAGE = `usage: npm run bench [-- --quick]      the issue-13 measures as one table (+ bench-results.json)
+       npm run bench -- NAME... | --all    the topic benches by name (${'intake, record, models, writeback, backfill, ehr-profiles'})`;
 
 /**
- * `npm run bench [-- NAME...]`: runs every `*.bench.js` next to this file (or the named ones), one after
- * the other in one process, and prints each one's ratios. Ratios, not absolute times, are what we
- * compare: both sides of a ratio are measured in the same run on the same machine.
+ * `npm run bench`: the performance measures as one table (src/bench/suite.ts); `--quick` for the same
+ * table from less data in under two minutes. `npm run bench -- NAME...` (or `--all`) runs the topic
+ * benches (`*.bench.js` next to this file), one after the other in one process, each printing its own
+ * ratios. Ratios, not absolute times, are what we compare: both sides of a ratio are measured in the
+ * same run on the same machine.
  */
-async function main(names: string[]): Promise<void> {
+async function main(args: string[]): Promise<void> {
+  const log = (line: string) => process.stdout.write(`${line}\n`);
+  if (args.includes('--help') || args.includes('-h')) {
+    log(USAGE);
+    return;
+  }
+  const names = args.filter((a) => !a.startsWith('--'));
+  if (!names.length && !args.includes('--all')) {
+    await runSuite(args.includes('--quick'), log);
+    return;
+  }
   const dir = fileURLToPath(new URL('.', import.meta.url));
   const files = readdirSync(dir)
     .filter((f) => f.endsWith('.bench.js'))
@@ -16,10 +32,12 @@ async function main(names: string[]): Promise<void> {
   for (const file of files) {
     const { bench } = (await import(new URL(file, import.meta.url).href)) as { bench: Bench };
     if (names.length && !names.includes(bench.name)) continue;
-    process.stdout.write(`\n## ${bench.name}: ${bench.title}\n`);
-    summary[bench.name] = await bench.run((line) => process.stdout.write(`${line}\n`));
+    log(`\n## ${bench.name}: ${bench.title}`);
+    summary[bench.name] = await bench.run(log);
   }
-  process.stdout.write(`\n## summary\n${JSON.stringify(summary, null, 2)}\n`);
+  const unknown = names.filter((n) => !(n in summary));
+  if (unknown.length) throw new Error(`no bench named ${unknown.join(', ')}\n${USAGE}`);
+  log(`\n## summary\n${JSON.stringify(summary, null, 2)}`);
 }
 
 main(process.argv.slice(2)).then(

@@ -67,6 +67,11 @@ export const ConfigSchema = z.object({
   SUBSCRIBE_ON_START: bool.default(false),
   /** Debounce window: changes to one patient within it give one assessment of the newest state. */
   COALESCE_WINDOW_MS: int(0, 600_000).default(3000),
+  /**
+   * `leading`: a quiet patient's first change is assessed at once, later changes within the window once
+   * at its end; `trailing`: every change waits the window (a burst gives exactly one assessment).
+   */
+  COALESCE_MODE: z.enum(['leading', 'trailing']).default('leading'),
   /** Overlap subtracted from the poll watermark so clock skew between us and the EHR loses nothing. */
   POLL_OVERLAP_MS: int(0, 3_600_000).default(5000),
   /**

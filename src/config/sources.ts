@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { DEFAULT_CACHE_BYTES } from '../record/record-cache.js';
 
 const name = z.string().regex(/^[a-z0-9-]{1,32}$/, 'lowercase letters, digits and dashes, at most 32');
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' });
@@ -86,10 +87,18 @@ const SourceFields = z.object({
       pageSize: z.coerce.number().int().min(1).max(10_000).default(500),
       /** Previous records kept in worker memory for `_since` refreshes; 0 disables. */
       cachePatients: z.coerce.number().int().min(0).default(256),
+      /** Memory the kept records may take, bytes (approximate; least recently used evicted first). */
+      cacheBytes: z.coerce.number().int().min(0).default(DEFAULT_CACHE_BYTES),
       /** Longest a cached record is trusted before a full re-read (hard deletes are invisible to `_since`), ms. */
       cacheTtlMs: z.coerce.number().int().min(0).default(300_000),
     })
-    .default({ maxResources: 20_000, pageSize: 500, cachePatients: 256, cacheTtlMs: 300_000 }),
+    .default({
+      maxResources: 20_000,
+      pageSize: 500,
+      cachePatients: 256,
+      cacheBytes: DEFAULT_CACHE_BYTES,
+      cacheTtlMs: 300_000,
+    }),
 });
 
 /**

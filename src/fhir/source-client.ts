@@ -1,6 +1,6 @@
 import type { Source } from '../config/sources.js';
 import { RecordAssembler } from '../record/assemble-record.js';
-import { RecordCache } from '../record/record-cache.js';
+import { DEFAULT_CACHE_BYTES, RecordCache } from '../record/record-cache.js';
 import { createAuth } from './auth/create-auth.js';
 import { BaseUrlGuard } from './base-url-guard.js';
 import type { EhrCapabilities } from './capabilities.js';
@@ -27,7 +27,10 @@ export function createSourceAssembler(source: Source, client: FhirClient): Recor
     source: source.name,
     pageSize: r.pageSize,
     maxResources: r.maxResources,
-    cache: r.cachePatients > 0 ? new RecordCache(r.cachePatients, r.cacheTtlMs) : undefined,
+    cache:
+      r.cachePatients > 0 && r.cacheBytes > 0
+        ? new RecordCache(r.cachePatients, r.cacheTtlMs, Date.now, r.cacheBytes)
+        : undefined,
   });
 }
 
@@ -87,5 +90,6 @@ const DEFAULT_RECORD_SETTINGS: Source['record'] = {
   maxResources: 20_000,
   pageSize: 500,
   cachePatients: 256,
+  cacheBytes: DEFAULT_CACHE_BYTES,
   cacheTtlMs: 300_000,
 };

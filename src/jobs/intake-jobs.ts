@@ -76,6 +76,7 @@ export async function startIntake(input: IntakeStartInput): Promise<RunningIntak
     redis: input.redis,
     assessQueue: input.assessQueue,
     coalesceWindowMs: cfg.COALESCE_WINDOW_MS,
+    coalesceMode: cfg.COALESCE_MODE,
     watchedTypes: input.watchedTypes,
     pollOverlapMs: cfg.POLL_OVERLAP_MS,
     keyPrefix: cfg.QUEUE_PREFIX,

@@ -7,7 +7,7 @@ import type { ChangeEvent } from '../intake/change-event.js';
 import { patientOfResource, rememberPatientOf } from '../intake/patient-of-resource.js';
 import { isAiAsserted, OWN_OUTPUT_TYPES, patientIdOf } from '../intake/resource-facts.js';
 import { VersionGate } from '../intake/version-gate.js';
-import { type AssessQueue, enqueueAssessment } from './assess-queue.js';
+import { type AssessQueue, type CoalesceMode, enqueueAssessment } from './assess-queue.js';
 import { pollSinceWatermark } from './catch-up.js';
 import { requireFullRead } from './record-full-read.js';
 import type { RedisClient } from './redis-connection.js';
@@ -18,6 +18,8 @@ export interface EventDeps {
   redis: RedisClient;
   assessQueue: AssessQueue;
   coalesceWindowMs: number;
+  /** COALESCE_MODE (default `leading`). */
+  coalesceMode?: CoalesceMode;
   /** Types polled when a notification only said "something changed". */
   watchedTypes: string[];
   pollOverlapMs: number;
@@ -100,6 +102,7 @@ export async function processChangeEvent(deps: EventDeps, event: ChangeEvent): P
       deps.assessQueue,
       { source: event.source, patientId, trigger: `${resourceType}/${id}`, priority: 'live' },
       deps.coalesceWindowMs,
+      deps.coalesceMode === 'trailing' ? undefined : { redis: deps.redis },
     ),
     // Remembered for a later delete, whose resource can no longer be read.
     deleted || resourceType === 'Patient'

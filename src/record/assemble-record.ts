@@ -70,18 +70,17 @@ export class RecordAssembler {
     const windowStart = lookbackStart(bounds, req.asOf ?? new Date());
     const caps = await this.client.capabilities().catch(() => UNKNOWN_CAPABILITIES);
     const cacheKey = `${patientId}|${bounds.types.join(',')}|${bounds.observationCategories ?? ''}`;
-    const cached = req.fullRead ? undefined : this.settings.cache?.get(cacheKey);
+    const hit = this.settings.cache?.lookup(cacheKey);
+    const cached = req.fullRead || !hit?.fresh ? undefined : hit.record;
     const readAt = new Date().toISOString();
     const overlap = this.settings.sinceOverlapMs ?? DEFAULT_SINCE_OVERLAP_MS;
     const since = cached ? new Date(Date.parse(cached.readAt) - overlap).toISOString() : undefined;
     const plan: SearchPlan = { patientId, bounds, caps, pageSize: this.settings.pageSize, windowStart, since };
-    const { collector, strategy } = await this.read(plan, cached, req.logger);
+    const { collector, strategy } = await this.read(plan, cached, hit?.record, req.logger);
     const { resources, dropped } = collector.resources();
     const reason = truncationReason(bounds, dropped, collector.incomplete);
-    if (this.settings.cache && !reason) {
-      const lines = new Map(collector.hashLinesByKey());
-      this.settings.cache.set(cacheKey, { resources: new Map(collector.entries()), lines, readAt });
-    } else this.settings.cache?.delete(cacheKey);
+    if (this.settings.cache && !reason) this.settings.cache.set(cacheKey, collector.toCached(readAt));
+    else this.settings.cache?.delete(cacheKey);
     const facts = { strategy, bounds, windowStart, incremental: !!since, reason };
     return buildRecord(patientId, resources, collector.hashOf(resources), facts);
   }
@@ -98,13 +97,14 @@ export class RecordAssembler {
   private async read(
     plan: SearchPlan,
     previous: CachedRecord | undefined,
+    known: CachedRecord | undefined,
     logger: AssembleRequest['logger'],
   ): Promise<{ collector: RecordCollector; strategy: Strategy }> {
     const order = this.order(plan.caps);
     const refusals: { strategy: Strategy; reason: string }[] = [];
     for (const [i, strategy] of order.entries()) {
-      const collector = new RecordCollector(plan.patientId, plan.bounds, plan.windowStart);
-      if (previous) collector.seed(previous.resources, previous.lines);
+      const collector = new RecordCollector(plan.patientId, plan.bounds, plan.windowStart, known);
+      if (previous) collector.seed(previous);
       try {
         await STRATEGIES[strategy]({ client: this.client, plan, collector });
         if (!collector.patient)

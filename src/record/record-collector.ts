@@ -1,7 +1,8 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { NewestBeforeWindow } from './newest-before-window.js';
 import { beforeWindow, type RecordBounds, TIME_SERIES } from './record-bounds.js';
-import { canonicalLine, hashLines, isOwnOutput } from './record-hash.js';
+import type { CachedRecord } from './record-cache.js';
+import { canonicalLine, hashLines, isOwnOutput, resourceOfLine, versionOf } from './record-hash.js';
 
 /** Resources read beyond the bound before reading stops, at least: 1,000. */
 const READ_AHEAD = 1000;
@@ -16,6 +17,8 @@ export class RecordCollector {
   private readonly byKey = new Map<string, Resource>();
   /** Hash lines computed as pages arrive, so hashing overlaps with waiting for the next page. */
   private readonly lines = new Map<string, string>();
+  /** The version each line was computed from (`versionId|lastUpdated`; none when the EHR gave none). */
+  private readonly versions = new Map<string, string>();
   private readonly types: Set<string>;
   /** The newest Observation per needed code among those older than the window. */
   private readonly older: NewestBeforeWindow;
@@ -26,6 +29,8 @@ export class RecordCollector {
     readonly patientId: string,
     readonly bounds: RecordBounds,
     private readonly windowStart: string | undefined,
+    /** A previous read of this record (even a stale one): lines of unchanged versions are reused, not recomputed. */
+    private readonly known?: CachedRecord,
   ) {
     this.types = new Set(bounds.types);
     this.older = new NewestBeforeWindow(bounds.latestCodes);
@@ -54,7 +59,11 @@ export class RecordCollector {
     const existing = this.byKey.get(key);
     if (existing && !isNewer(r, existing)) return;
     this.byKey.set(key, r);
-    this.lines.set(key, canonicalLine(r));
+    const version = versionOf(r);
+    const line = version && this.known?.versions.get(key) === version ? this.known.lines.get(key) : undefined;
+    this.lines.set(key, line ?? canonicalLine(r));
+    if (version) this.versions.set(key, version);
+    else this.versions.delete(key);
   }
 
   /** The record hash of `resources` (all collected here), reusing the lines computed on arrival. */
@@ -66,31 +75,44 @@ export class RecordCollector {
     for (const r of resources) this.add(r);
   }
 
-  /** Starts from a cached record, reusing its hash lines (a `_since` refresh re-hashes only what changed). */
-  seed(previous: ReadonlyMap<string, Resource>, lines: ReadonlyMap<string, string>): void {
-    for (const [key, r] of previous) {
-      const line = lines.get(key);
-      if (!line || !this.types.has(r.resourceType) || beforeWindow(r, this.windowStart)) this.add(r);
-      else {
-        this.byKey.set(key, r);
-        this.lines.set(key, line);
+  /**
+   * Starts from a cached record: its resources parsed back from their hash lines, which are reused (a
+   * `_since` refresh re-hashes only what changed). Parsed back, they carry no `meta.versionId` or
+   * `lastUpdated`, so whatever the refresh returns for them wins.
+   */
+  seed(previous: CachedRecord): void {
+    for (const [key, line] of previous.lines) {
+      const r = resourceOfLine(line);
+      if (!this.types.has(r.resourceType)) continue;
+      if (beforeWindow(r, this.windowStart)) {
+        this.older.offer(r); // a `_since` refresh would not read it again
+        continue;
       }
+      this.byKey.set(key, r);
+      this.lines.set(key, line);
+      const version = previous.versions.get(key);
+      if (version) this.versions.set(key, version);
     }
   }
 
-  /** Hash lines of the kept resources (stored with the record cache). */
-  hashLinesByKey(): ReadonlyMap<string, string> {
-    return this.lines;
+  /**
+   * What the record cache keeps of this record: its hash lines and their versions, with the newest
+   * older-than-window Observations, which a `_since` refresh would not read again (a stale input must
+   * not turn into a missing one on the next refresh).
+   */
+  toCached(readAt: string): CachedRecord {
+    const older = [...this.older.all()].filter(([key]) => !this.lines.has(key));
+    if (!older.length) return { lines: this.lines, versions: this.versions, readAt };
+    const lines = new Map(this.lines);
+    for (const [key, r] of older) lines.set(key, canonicalLine(r));
+    return { lines, versions: this.versions, readAt };
   }
 
   get patient(): Resource | undefined {
     return this.byKey.get(`Patient/${this.patientId}`);
   }
 
-  /**
-   * Every kept resource keyed by type/id (for the incremental-refresh cache), with the newest older-than-
-   * window Observations, which a `_since` refresh would not read again.
-   */
+  /** Every kept resource keyed by type/id, with the newest older-than-window Observations. */
   entries(): ReadonlyMap<string, Resource> {
     return new Map([...this.older.all(), ...this.byKey]);
   }

@@ -24,6 +24,16 @@ export function canonicalLine(r: Resource): string {
   return `${r.resourceType}/${r.id}\u0000${JSON.stringify(top)}`;
 }
 
+/** The resource a hash line was made from, without what the line leaves out (server bookkeeping, narrative). */
+export function resourceOfLine(line: string): Resource {
+  return JSON.parse(line.slice(line.indexOf('\u0000') + 1)) as Resource;
+}
+
+/** `versionId|lastUpdated`, what tells two reads of one resource apart; undefined without a versionId. */
+export function versionOf(r: Resource): string | undefined {
+  return r.meta?.versionId ? `${r.meta.versionId}|${r.meta.lastUpdated ?? ''}` : undefined;
+}
+
 /** sha-256 (hex) of the lines sorted, each followed by a newline. */
 export function hashLines(lines: string[]): string {
   const h = createHash('sha256');

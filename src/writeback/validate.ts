@@ -4,6 +4,7 @@ import type { OperationOutcome, OperationOutcomeIssue, Resource, RiskAssessment 
 import { loadFhirDefinitions } from '../fhir/definitions.js';
 import type { WriteMode } from './map-resources.js';
 import type { PlannedEntry } from './plan.js';
+import { validateAgainstProfile } from './profile-validator.js';
 import { getProfile } from './profiles/profiles.js';
 import { checkRequiredBindings } from './required-bindings.js';
 
@@ -19,9 +20,8 @@ export class WriteBackValidationError extends OperationOutcomeError {
 }
 
 /**
- * Resources already validated, by profile + content hash. Validating against a profile costs ~1 ms
- * because @medplum/core re-parses the StructureDefinition on every call (library-notes §2); the
- * Devices are identical on every run, so they are validated once per process.
+ * Resources already validated, by profile + content hash: the Devices are identical on every run, so
+ * they are validated once per process (profile validation itself: see profile-validator.ts).
  */
 const validated = new Set<string>();
 const MAX_MEMO = 512; // entries; cleared when full (the memo is an optimisation, not a cache to keep)
@@ -46,7 +46,7 @@ export function validateOne(
   if (validated.has(memoKey)) return [];
   let issues: OperationOutcomeIssue[];
   try {
-    issues = validateResource(resource, profileUrl ? { profile: getProfile(profileUrl) } : undefined);
+    issues = profileUrl ? validateAgainstProfile(resource, getProfile(profileUrl)) : validateResource(resource);
   } catch (err) {
     if (!(err instanceof OperationOutcomeError)) throw err;
     issues = err.outcome.issue ?? [];

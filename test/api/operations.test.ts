@@ -74,6 +74,24 @@ describe('operations: metrics, dashboard, logs', () => {
     expect(sink.text()).not.toContain('1961-02-03');
   });
 
+  it('When notifications are accepted or refused, Then each /notify request logs one line with its request id, and other routes keep their request lines', async () => {
+    const send = (id: string, body: string) =>
+      fetch(`${f.service.url}/notify/Observation/${id}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/fhir+json', 'x-request-id': id },
+        body,
+      });
+    const observation = { resourceType: 'Observation', id: 'log-ok-1', status: 'final', code: { text: 'x' } };
+    expect((await send('log-ok-1', JSON.stringify(observation))).status).toBe(200);
+    expect((await send('log-bad-1', '{not json')).status).toBe(400);
+    await fetch(`${f.service.url}/healthz`, { headers: { 'x-request-id': 'log-health-1' } });
+    const of = (id: string) => sink.lines().filter((l) => l.requestId === id);
+    expect(of('log-ok-1').map((l) => l.msg)).toEqual(['notification accepted']);
+    expect(of('log-ok-1')[0]).toMatchObject({ events: 1, source: 'ehr', ms: expect.any(Number) });
+    expect(of('log-bad-1')).toEqual([expect.objectContaining({ msg: 'notification refused', status: 400 })]);
+    expect(of('log-health-1').map((l) => l.msg)).toEqual(['incoming request', 'request completed']);
+  });
+
   it('When /metrics is scraped, Then it needs credentials and exposes events, jobs by state, stage latency, EHR requests, model latency and write-backs', async () => {
     expect((await fetch(`${f.service.url}/metrics`)).status).toBe(401);
     const noAdmin = await f.idp.sign({ sub: 'prom', scope: 'fhir-assess/assess' });

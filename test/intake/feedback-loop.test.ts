@@ -1,5 +1,6 @@
 import type { Subscription } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OWN_OUTPUT_TYPES } from '../../src/intake/resource-facts.js';
 import type { EventOutcome } from '../../src/jobs/process-change-event.js';
 import { type TestRedis, useTestRedis } from '../helpers/redis.js';
 import {
@@ -81,8 +82,12 @@ describe('no feedback loop under catch-all subscriptions', () => {
     const patient = await createGoffPatient(h.ehr);
     await settle(h);
     const runs = await assessRunsFor(patient);
-    expect(runs).toHaveLength(1);
-    expect(runs[0].returnvalue.assessments[0].skipped).toBeUndefined();
+    // The patient's resources arrive as a burst: the leading run assesses them all (the EHR had them
+    // before notifying); a trailing run, if the burst outlasted its start, finds the record unchanged.
+    const assessed = runs.filter((j) => j.returnvalue.assessments[0].skipped === undefined);
+    expect(assessed).toHaveLength(1);
+    expect(runs.length).toBeLessThanOrEqual(2);
+    expect(runs.filter((j) => OWN_OUTPUT_TYPES.has(j.data.trigger.split('/')[0]))).toEqual([]);
     expect(await outputsFor(h.ehr, patient)).toEqual({ risks: 1, impressions: 1 });
 
     // The write-backs were announced on every channel and each was recognised as our own.
@@ -98,11 +103,16 @@ describe('no feedback loop under catch-all subscriptions', () => {
 
   it('When one new observation arrives for that patient, Then exactly one more assessment runs, and the pipeline goes quiet', async () => {
     const [patient] = (await h.service.assessQueue.getJobs(['completed'], 0, 10_000)).map((j) => j.data.patientId);
-    const before = (await assessRunsFor(patient)).length;
+    const before = new Set((await assessRunsFor(patient)).map((j) => j.id));
     await h.ehr.create(hdlObservation(patient, 41));
     await settle(h);
-    const runs = await assessRunsFor(patient);
-    expect(runs.length - before).toBe(1);
+    const runs = (await assessRunsFor(patient)).filter((j) => !before.has(j.id));
+    // The change arrives on two channels at once (its PUT and a ping's catch-up query); both may pass
+    // the version gate before either commits, and with the leading edge the second then runs after the
+    // first and finds the record unchanged. Exactly one assessment is made, none from our write-backs.
+    expect(runs.filter((j) => j.returnvalue.assessments[0].skipped === undefined)).toHaveLength(1);
+    expect(runs.length).toBeLessThanOrEqual(2);
+    expect(runs.filter((j) => OWN_OUTPUT_TYPES.has(j.data.trigger.split('/')[0]))).toEqual([]);
     expect(await outputsFor(h.ehr, patient)).toEqual({ risks: 2, impressions: 2 }); // new record, new assessment
     // Quiet: nothing waiting, delayed or running anywhere, and the sandbox has nothing left to deliver.
     const counts = await h.service.assessQueue.getJobCounts('waiting', 'delayed', 'active');
