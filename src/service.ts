@@ -7,6 +7,7 @@ import { asOfDate, type Config } from './config/config.js';
 import type { Database } from './db/database.js';
 import { openMigratedDatabase } from './db/open-migrated.js';
 import { SourceRegistry } from './fhir/source-client.js';
+import { type Governance, startGovernance } from './governance/governance.js';
 import { notDelivering, type SourceSubscriptionStates, SubscriptionStates } from './intake/subscription-states.js';
 import { type AssessQueue, createAssessQueue } from './jobs/assess-queue.js';
 import { createEventsQueue, type EventsQueue } from './jobs/events-queue.js';
@@ -35,6 +36,8 @@ export interface RunningService {
   redis: Redis;
   /** PostgreSQL for durable records, when DATABASE_URL is set (schema migrated at start-up). */
   db?: Database;
+  /** The model registry and audit trail as the workers use them (workers role with a database). */
+  governance?: Governance;
   sources: SourceRegistry;
   /** Subscriptions, polling, reconciliation and the watchdog (their schedulers and dependencies). */
   intake: RunningIntake;
@@ -85,6 +88,15 @@ export async function startService(
   }
 
   let workers: RunningWorkers | undefined;
+  const governance =
+    db && roles.workers
+      ? await startGovernance(db, {
+          redisUrl: cfg.REDIS_URL,
+          prefix,
+          logger,
+          versions: registered.map((r) => ({ modelId: r.model.id, version: r.model.version, mode: r.mode })),
+        })
+      : undefined;
   if (roles.workers) {
     workers = startWorkers({
       redisUrl: cfg.REDIS_URL,
@@ -120,6 +132,7 @@ export async function startService(
         logger,
         deidentifySecret: cfg.DEIDENTIFY_SECRET,
         shadowRetentionDays: cfg.SHADOW_RETENTION_DAYS,
+        governance,
       },
     });
   }
@@ -183,6 +196,7 @@ export async function startService(
     workers,
     redis,
     db,
+    governance,
     sources,
     intake,
     close: async () => {
@@ -190,6 +204,7 @@ export async function startService(
       await api?.close();
       await workers?.close();
       await intake.close();
+      await governance?.close();
       await eventsQueue.close();
       await assessQueue.close();
       redis.disconnect();

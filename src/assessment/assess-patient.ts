@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { SourceRegistry } from '../fhir/source-client.js';
+import type { Governance } from '../governance/governance.js';
+import { inferenceEntry } from '../governance/inference-record.js';
 import type { AssessJobResult } from '../jobs/assess-queue.js';
 import { fullReadDone, pendingFullRead } from '../jobs/record-full-read.js';
 import type { Model } from '../models/model.js';
@@ -26,6 +28,15 @@ export interface AssessDeps {
   deidentifySecret?: string;
   /** Shadow-store retention (SHADOW_RETENTION_DAYS); default 90 days. */
   shadowRetentionDays?: number;
+  /** The model registry and audit trail (absent without DATABASE_URL: configured modes, no trail). */
+  governance?: Governance;
+}
+
+/** The job an assessment runs in, for the audit trail. */
+export interface AssessJobInfo {
+  id?: string;
+  requestId?: string;
+  trigger?: string;
 }
 
 /**
@@ -37,7 +48,7 @@ export async function assessPatient(
   source: string,
   patientId: string,
   /** `models`: only these model ids; `force`: run even when the record is unchanged (API callers want the resources). */
-  opts: { models?: string[]; force?: boolean } = {},
+  opts: { models?: string[]; force?: boolean; job?: AssessJobInfo } = {},
 ): Promise<AssessJobResult> {
   const client = deps.sources.client(source);
   const models = opts.models ? deps.models.filter((m) => opts.models?.includes(m.id)) : deps.models;
@@ -60,9 +71,17 @@ export async function assessPatient(
   for (const model of models) {
     const key = assessmentKey(patientId, model.id, model.version, record.hash);
     const markerKey = `${deps.keyPrefix}:last-assessed:${source}:${patientId}:${model.id}@${model.version}`;
-    const mode = deps.modes?.[model.id] ?? deps.mode;
+    const configured = deps.modes?.[model.id] ?? deps.mode;
+    // The registry's mode (a promotion or recall applies without a restart), else the configured one.
+    const mode = (await deps.governance?.resolver.modeOf(model.id, model.version)) ?? configured;
     const base = { modelId: model.id, modelVersion: model.version, mode };
-    if (!opts.force && (await deps.redis.get(markerKey)) === key) {
+    if (mode === 'retired' || mode === 'recalled') {
+      assessments.push({ ...base, skipped: mode, written: [], created: 0 });
+      continue;
+    }
+    // The mode is part of the marker: a promotion makes an unchanged record worth writing again.
+    const marker = `${key}|${mode}`;
+    if (!opts.force && (await deps.redis.get(markerKey)) === marker) {
       assessments.push({ ...base, skipped: 'unchanged', written: [], created: 0 });
       continue;
     }
@@ -85,11 +104,37 @@ export async function assessPatient(
         asOf,
         serviceVersion: deps.serviceVersion,
       },
-      { redis: deps.redis, keyPrefix: deps.keyPrefix, source, shadowRetentionDays: deps.shadowRetentionDays },
+      {
+        redis: deps.redis,
+        keyPrefix: deps.keyPrefix,
+        source,
+        shadowRetentionDays: deps.shadowRetentionDays,
+        gate: deps.governance?.gate({ modelId: model.id, version: model.version, configured }, (res, m) =>
+          inferenceEntry(
+            {
+              source,
+              patientId,
+              recordHash: record.hash,
+              key,
+              jobId: opts.job?.id,
+              traceId: opts.job?.requestId,
+              trigger: opts.job?.trigger,
+            },
+            output,
+            res,
+            m,
+          ),
+        ),
+      },
     );
     observeStage('writeback', performance.now() - t0);
+    if (result.mode === 'retired' || result.mode === 'recalled') {
+      // Stopped between the model run and the write: nothing written (audited as blocked).
+      assessments.push({ ...base, mode: result.mode, skipped: result.mode, written: [], created: 0 });
+      continue;
+    }
     countWriteBack(result.mode, result.mode === 'shadow' ? 'shadow' : result.created > 0 ? 'created' : 'existing');
-    await deps.redis.set(markerKey, key);
+    await deps.redis.set(markerKey, `${key}|${result.mode}`);
     deps.logger.info(
       {
         patientId,
@@ -109,7 +154,7 @@ export async function assessPatient(
         'older preliminary results not superseded: the EHR refused the update',
       );
     }
-    assessments.push({ ...base, key, written: result.written, created: result.created });
+    assessments.push({ ...base, mode: result.mode, key, written: result.written, created: result.created });
   }
   return { assessments };
 }
