@@ -8,6 +8,7 @@ import type { Database } from './db/database.js';
 import { openMigratedDatabase } from './db/open-migrated.js';
 import { SourceRegistry } from './fhir/source-client.js';
 import { type Governance, startGovernance } from './governance/governance.js';
+import { ehrReviews } from './governance/reviews/ehr-review.js';
 import { notDelivering, type SourceSubscriptionStates, SubscriptionStates } from './intake/subscription-states.js';
 import { type AssessQueue, createAssessQueue } from './jobs/assess-queue.js';
 import { createEventsQueue, type EventsQueue } from './jobs/events-queue.js';
@@ -119,6 +120,7 @@ export async function startService(
         keyPrefix: prefix,
         logger,
         gapGraceMs: cfg.GAP_GRACE_MS,
+        reviews: db ? ehrReviews({ db, sources, serviceVersion: SERVICE_VERSION, logger }) : undefined,
       },
       assess: {
         sources,
@@ -140,7 +142,7 @@ export async function startService(
   let app: FastifyInstance | undefined;
   let url: string | undefined;
   const api = roles.http
-    ? await createApiServices(cfg, { redis, sources, assessQueue, eventsQueue, modelIds: models.map((m) => m.id) })
+    ? await createApiServices(cfg, { redis, sources, assessQueue, eventsQueue, modelIds: models.map((m) => m.id), db })
     : undefined;
   if (roles.http) {
     app = await buildApp({

@@ -1,6 +1,7 @@
 import type { Queue, QueueEvents } from 'bullmq';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
+import type { Database } from '../db/database.js';
 import type { FhirClient } from '../fhir/fhir-client.js';
 import type { SourceRegistry } from '../fhir/source-client.js';
 import type { AssessQueue } from '../jobs/assess-queue.js';
@@ -28,6 +29,10 @@ export interface ApiDeps {
   /** Where clients reach us (status URLs, CDS audience); default: from the request's Host. */
   publicUrl?: string;
   dashboard: { user: string; password?: string };
+  /** PostgreSQL: reviews and the audit trail (absent without DATABASE_URL: those routes answer 501). */
+  db?: Database;
+  /** This service's version (the review Provenance names it). */
+  serviceVersion: string;
 }
 
 /** The named source (default: the first configured one); an unknown name is a 400. */

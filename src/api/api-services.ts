@@ -1,6 +1,7 @@
 import { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/config.js';
+import type { Database } from '../db/database.js';
 import type { SourceRegistry } from '../fhir/source-client.js';
 import type { AssessQueue } from '../jobs/assess-queue.js';
 import { AssessRequests } from '../jobs/assess-requests.js';
@@ -9,6 +10,7 @@ import { createIntakeQueue } from '../jobs/intake-queue.js';
 import { ASSESS_QUEUE } from '../jobs/queue-names.js';
 import { workerConnection } from '../jobs/redis-connection.js';
 import { registerQueueMetrics } from '../observability/queue-metrics.js';
+import { SERVICE_VERSION } from '../version.js';
 import type { ApiDeps } from './api-deps.js';
 import { ApiAuthenticator } from './auth.js';
 import { feedbackKeys } from './cds-feedback.js';
@@ -28,6 +30,7 @@ export async function createApiServices(
     assessQueue: AssessQueue;
     eventsQueue: EventsQueue;
     modelIds: string[];
+    db?: Database;
   },
 ): Promise<ApiServices> {
   // QueueEvents blocks on XREAD: it needs a connection of its own, retrying forever like a worker's.
@@ -62,6 +65,8 @@ export async function createApiServices(
     syncTimeoutMs: cfg.ASSESS_SYNC_TIMEOUT_MS,
     publicUrl: cfg.PUBLIC_URL,
     dashboard: { user: cfg.ADMIN_USER, password: cfg.ADMIN_PASSWORD },
+    db: shared.db,
+    serviceVersion: SERVICE_VERSION,
   };
   return {
     deps,
