@@ -10,6 +10,7 @@ import { createIntakeQueue } from '../jobs/intake-queue.js';
 import { ASSESS_QUEUE } from '../jobs/queue-names.js';
 import { workerConnection } from '../jobs/redis-connection.js';
 import { registerQueueMetrics } from '../observability/queue-metrics.js';
+import { registerReviewMetrics } from '../observability/review-metrics.js';
 import { SERVICE_VERSION } from '../version.js';
 import type { ApiDeps } from './api-deps.js';
 import { ApiAuthenticator } from './auth.js';
@@ -44,6 +45,7 @@ export async function createApiServices(
   const intakeQueue = createIntakeQueue(shared.redis, cfg.QUEUE_PREFIX);
   const queues = [shared.eventsQueue, shared.assessQueue, intakeQueue];
   registerQueueMetrics(queues, shared.redis, feedbackKeys(cfg.QUEUE_PREFIX).counts);
+  registerReviewMetrics(shared.sources);
   const deps: ApiDeps = {
     sources: shared.sources,
     assessQueue: shared.assessQueue,

@@ -207,7 +207,53 @@ describe('clinician review: in the EHR, through $review, and a rejection', () =>
     ]);
     const future = (await (await api('/fhir/AuditEvent?date=ge2999-01-01')).json()) as Bundle;
     expect(future.entry).toEqual([]);
-    const awaiting = (await (await api('/fhir/RiskAssessment?status=preliminary')).json()) as Bundle;
-    expect(awaiting.entry).toEqual([]); // all three assessments were reviewed
+    // The three reviewed patients' results no longer await review; /metrics counts what does.
+    const awaiting = (await (await api('/fhir/RiskAssessment?status=preliminary&_count=200')).json()) as Bundle;
+    const waitingFor = new Set(awaiting.entry?.map((e) => (e.resource as RiskAssessment).subject?.reference));
+    expect(assessed.filter((x) => waitingFor.has(x.patient))).toEqual([]);
+    const metrics = await (await api('/metrics')).text();
+    expect(metrics).toMatch(/fhir_assess_awaiting_review\{source="ehr"\} \d+/);
+    expect(metrics).toMatch(/fhir_assess_reviews_total\{decision="reject",via="api"\} 1/);
+  });
+
+  it('When a clinician overrides a CDS Hooks card, Then the feedback becomes a review record of the assessment it showed, once', async () => {
+    const [, b] = assessed;
+    const hook = await api('/cds-services/fhir-assess-risk', {
+      method: 'POST',
+      body: JSON.stringify({
+        hook: 'patient-view',
+        hookInstance: 'e2e-1',
+        context: { userId: 'Practitioner/dr-v', patientId: b.patient.split('/')[1] },
+      }),
+    });
+    expect(hook.status).toBe(200);
+    const { cards } = (await hook.json()) as { cards: { uuid: string; links: { url: string }[] }[] };
+    const card = cards.find((c) => c.links[0].url.endsWith(`/RiskAssessment/${b.risks[0].id}`));
+    expect(card).toBeDefined();
+    const feedback = JSON.stringify({
+      feedback: [
+        {
+          card: card?.uuid,
+          outcome: 'overridden',
+          overrideReason: { reason: { code: 'not-relevant', system: 'http://example.org/override' } },
+          outcomeTimestamp: '2025-01-02T03:04:05Z',
+        },
+      ],
+    });
+    for (let i = 0; i < 2; i++) {
+      const r = await api('/cds-services/fhir-assess-risk/feedback', { method: 'POST', body: feedback });
+      expect(r.status).toBe(200);
+    }
+    const cds = (await queryAudit(stack.service.db!, { action: ['review'] })).filter(
+      (r) => r.entry.detail?.via === 'cds-hooks',
+    );
+    expect(cds).toHaveLength(1);
+    expect(cds[0].entry).toMatchObject({
+      patient: b.patient,
+      actor: 'Practitioner/dr-v',
+      written: [`RiskAssessment/${b.risks[0].id}`],
+      model: 'fhir-assess-risk-equations@0.2.0',
+      detail: { decision: 'cds-overridden', reasonCode: 'not-relevant' },
+    });
   });
 });
