@@ -96,6 +96,7 @@ export async function startService(
           prefix,
           logger,
           versions: registered.map((r) => ({ modelId: r.model.id, version: r.model.version, mode: r.mode })),
+          retentionDays: cfg.AUDIT_RETENTION_DAYS,
         })
       : undefined;
   if (roles.workers) {
