@@ -63,6 +63,8 @@ export async function sendUpdates(
   provenance: Provenance,
   ifNoneExist: string,
   policy?: ReturnPolicy,
+  /** False: in a transaction the Provenance is created unconditionally (it commits exactly with the updates). */
+  conditionalInTransaction = true,
 ): Promise<void> {
   const targets = updates.map((u) => `${u.resource.resourceType}/${u.resource.id}`);
   if (updates.length && (await supportsTransactions(client))) {
@@ -74,7 +76,10 @@ export async function sendUpdates(
           resource: u.resource,
           request: { method: 'PUT' as const, url: targets[i], ifMatch: ifMatch(u) },
         })),
-        { resource: provenance, request: { method: 'POST' as const, url: 'Provenance', ifNoneExist } },
+        {
+          resource: provenance,
+          request: { method: 'POST' as const, url: 'Provenance', ...(conditionalInTransaction && { ifNoneExist }) },
+        },
       ],
     };
     try {

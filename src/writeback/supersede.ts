@@ -102,11 +102,7 @@ async function writeUpdates(
   const problems = validateOne(provenance, 'preliminary').filter((i) => i.severity === 'error');
   if (problems.length) throw new Error(`supersede Provenance does not validate: ${problems[0].details?.text}`);
   const tag = provenance.meta?.tag?.[0];
-  await sendUpdates(
-    client,
-    updates,
-    provenance,
-    `_tag=${encodeURIComponent(`${tag?.system}|${tag?.code}`)}`,
-    input.policy,
-  );
+  // In a transaction the Provenance commits exactly with the updates: no condition needed (nor sent).
+  const ifNoneExist = `_tag=${encodeURIComponent(`${tag?.system}|${tag?.code}`)}`;
+  await sendUpdates(client, updates, provenance, ifNoneExist, input.policy, false);
 }
