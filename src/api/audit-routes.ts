@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { auditBundle } from '../governance/audit-event-fhir.js';
 import { type AuditFilter, queryAudit } from '../governance/audit-query.js';
-import type { AuditAction } from '../governance/audit-trail.js';
+import { AUDIT_ACTIONS, type AuditAction } from '../governance/audit-trail.js';
 import { type ApiDeps, publicBase, sendFhir } from './api-deps.js';
 import { ApiError } from './api-error.js';
 import { requireAuth, SCOPES } from './auth.js';
@@ -9,15 +9,7 @@ import { requireAuth, SCOPES } from './auth.js';
 /** Most AuditEvents one page returns. */
 const MAX_COUNT = 500;
 const REF = /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/;
-const ACTIONS = new Set([
-  'inference',
-  'inference-blocked',
-  'review',
-  'promotion',
-  'recall',
-  'recall-completed',
-  'retention-purge',
-]);
+const ACTIONS = new Set<string>(AUDIT_ACTIONS);
 
 /**
  * `GET /fhir/AuditEvent?patient=&entity=&date=&agent=&type=&_count=`: the audit trail as FHIR R4

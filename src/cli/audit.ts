@@ -2,7 +2,7 @@ import { loadConfigPart } from '../config/config-part.js';
 import { csvHeader, csvLine, ndjsonLine, tableLine } from '../governance/audit-export.js';
 import { type AuditFilter, streamAudit } from '../governance/audit-query.js';
 import { purgeAudit } from '../governance/audit-retention.js';
-import type { AuditAction } from '../governance/audit-trail.js';
+import { AUDIT_ACTIONS, type AuditAction } from '../governance/audit-trail.js';
 import { verifyChain } from '../governance/audit-verify.js';
 import { intOption, parse, UsageError } from './args.js';
 import type { CliIo } from './backfill.js';
@@ -13,15 +13,7 @@ export const AUDIT_USAGE = `fhir-assess audit [--patient Patient/ID] [--model ID
   fhir-assess audit verify                           check the hash chain (exit 1 when broken)
   fhir-assess audit purge                            remove records older than AUDIT_RETENTION_DAYS`;
 
-const ACTIONS: AuditAction[] = [
-  'inference',
-  'inference-blocked',
-  'review',
-  'promotion',
-  'recall',
-  'recall-completed',
-  'retention-purge',
-];
+const ACTIONS: readonly AuditAction[] = AUDIT_ACTIONS;
 
 /** `fhir-assess audit ...`: read, export and check the audit trail (docs/governance.md). */
 export async function auditCommand(

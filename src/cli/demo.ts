@@ -9,6 +9,7 @@ import { databaseForDemo, NO_DATABASE } from './database-for-cli.js';
 import { ageAt, DEMO_AS_OF, newClinicalData } from './demo-data.js';
 import { startDemoStack } from './demo-stack.js';
 import { redisForDemo } from './redis-for-demo.js';
+import { table } from './text-table.js';
 
 const WAIT_LIMIT_MS = 120_000;
 
@@ -167,14 +168,4 @@ async function waitFor<T>(probe: () => Promise<T | undefined | false>, limitMs: 
       );
     await new Promise((r) => setTimeout(r, 250));
   }
-}
-
-function table(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (c ?? '').padEnd(widths[i]))
-      .join('  ')
-      .trimEnd();
-  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }

@@ -3,7 +3,7 @@ import { parseModelRef } from '../governance/model-registry-store.js';
 import { parse, UsageError } from './args.js';
 import type { CliIo } from './backfill.js';
 import { openGovernanceDb } from './governance-db.js';
-import { table } from './models.js';
+import { table } from './text-table.js';
 
 /**
  * `fhir-assess models compare ID@A ID@B [--source NAME] [--format table|json]`: the evidence a

@@ -17,6 +17,7 @@ import { producerConnection, ready } from '../jobs/redis-connection.js';
 import { parse, UsageError } from './args.js';
 import type { CliIo } from './backfill.js';
 import { openGovernanceDb } from './governance-db.js';
+import { table } from './text-table.js';
 
 export const MODELS_USAGE = `fhir-assess models list [--format table|json]       every model version: mode, approval, evidence, counts
   fhir-assess models show ID@VERSION                 one version, with its lifecycle history
@@ -198,13 +199,3 @@ function describe(v: VersionState, c: VersionCounts): string {
 
 const zero = (): VersionCounts => ({ assessments: 0, blocked: 0, confirmed: 0, amended: 0, rejected: 0 });
 const countCells = (c: VersionCounts) => [c.assessments, c.confirmed, c.amended, c.rejected].map(String);
-
-export function table(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (c ?? '').padEnd(widths[i]))
-      .join('  ')
-      .trimEnd();
-  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
-}

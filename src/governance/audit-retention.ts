@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.js';
+import { inTransaction } from '../db/transaction.js';
 import { appendAudit } from './audit-trail.js';
 import { AUDIT_CHAIN_LOCK, AUDIT_PURGE_SETTING } from './schema.js';
 
@@ -16,9 +17,7 @@ export interface PurgeResult {
  */
 export async function purgeAudit(db: Database, retentionDays: number, now = new Date()): Promise<PurgeResult> {
   const cutoff = new Date(now.getTime() - retentionDays * 86_400_000).toISOString();
-  const client = await db.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(db, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_CHAIN_LOCK]); // no append in between
     const last = (
       await client.query<{ seq: string; hash: string }>(
@@ -26,10 +25,7 @@ export async function purgeAudit(db: Database, retentionDays: number, now = new 
         [cutoff],
       )
     ).rows[0];
-    if (!last) {
-      await client.query('COMMIT');
-      return { removed: 0 };
-    }
+    if (!last) return { removed: 0 };
     await client.query(`SET LOCAL ${AUDIT_PURGE_SETTING} = 'on'`);
     const removed = (await client.query('DELETE FROM audit_events WHERE seq <= $1', [last.seq])).rowCount ?? 0;
     await client.query(
@@ -42,12 +38,6 @@ export async function purgeAudit(db: Database, retentionDays: number, now = new 
       recorded: now.toISOString(),
       detail: { removed, upToSeq: Number(last.seq), anchorHash: last.hash, retentionDays, cutoff },
     });
-    await client.query('COMMIT');
     return { removed, upToSeq: Number(last.seq) };
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }

@@ -1,14 +1,16 @@
 import type pg from 'pg';
 
 /** What one audit record is about. Human acts carry an `actor`; inferences carry the job and trace ids. */
-export type AuditAction =
-  | 'inference'
-  | 'inference-blocked'
-  | 'review'
-  | 'promotion'
-  | 'recall'
-  | 'recall-completed'
-  | 'retention-purge';
+export const AUDIT_ACTIONS = [
+  'inference',
+  'inference-blocked',
+  'review',
+  'promotion',
+  'recall',
+  'recall-completed',
+  'retention-purge',
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 /** One prediction as audited: computed values and codes only, never text from the record. */
 export interface AuditedPrediction {

@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.js';
+import { inTransaction } from '../db/transaction.js';
 import { appendAudit, type Queryable } from './audit-trail.js';
 
 /** A model version's lifecycle stage: the three deployment modes, then retired or recalled (both write nothing). */
@@ -136,9 +137,7 @@ export async function changeMode(
   c: ModeChange,
   opts: { recall?: boolean } = {},
 ): Promise<{ before: VersionState; after: VersionState; changed: boolean }> {
-  const client = await db.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(db, async (client) => {
     const r = await client.query<Row>('SELECT * FROM model_versions WHERE model_id = $1 AND version = $2 FOR UPDATE', [
       c.modelId,
       c.version,
@@ -150,10 +149,7 @@ export async function changeMode(
       );
     }
     const before = fromRow(r.rows[0]);
-    if (before.mode === c.to && before.explicit) {
-      await client.query('ROLLBACK');
-      return { before, after: before, changed: false };
-    }
+    if (before.mode === c.to && before.explicit) return { before, after: before, changed: false };
     const problem = refusal(before.mode, c, opts.recall);
     if (problem) throw new LifecycleError(problem);
     const now = c.now ?? new Date();
@@ -170,12 +166,6 @@ export async function changeMode(
       actor: c.by,
       detail: { from: before.mode, to: c.to, evidence: c.evidence, reason: c.reason },
     });
-    await client.query('COMMIT');
     return { before, after: fromRow(updated.rows[0]), changed: true };
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Database } from '../db/database.js';
+import { inTransaction } from '../db/transaction.js';
 import type { WriteBackResult } from '../writeback/write-back.js';
 import type { GateMode, StoppedMode, WriteGate } from '../writeback/write-gate.js';
 import { type AuditEntry, appendAudit } from './audit-trail.js';
@@ -27,28 +28,22 @@ export function versionGate(
   audit: (result: WriteBackResult | StoppedMode, mode: LifecycleMode) => AuditEntry,
 ): WriteGate {
   return {
-    run: async (write) => {
-      const client = await db.connect();
-      try {
-        await client.query(`BEGIN; SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
-        const row = await lockRow(client, version.modelId, version.version, version.configured);
-        const mode = effectiveMode(row, version.configured);
-        if (mode === 'retired' || mode === 'recalled') {
-          await appendAudit(client, audit(mode, mode));
-          await client.query('COMMIT');
-          return mode as StoppedMode;
-        }
-        const result = await write(mode as GateMode);
-        await appendAudit(client, audit(result, mode));
-        await client.query('COMMIT');
-        return result;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw err;
-      } finally {
-        client.release();
-      }
-    },
+    run: (write) =>
+      inTransaction(
+        db,
+        async (client) => {
+          const row = await lockRow(client, version.modelId, version.version, version.configured);
+          const mode = effectiveMode(row, version.configured);
+          if (mode === 'retired' || mode === 'recalled') {
+            await appendAudit(client, audit(mode, mode));
+            return mode as StoppedMode;
+          }
+          const result = await write(mode as GateMode);
+          await appendAudit(client, audit(result, mode));
+          return result;
+        },
+        `BEGIN; SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`,
+      ),
   };
 }
 

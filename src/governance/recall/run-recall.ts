@@ -2,6 +2,7 @@ import type { Bundle, Device, Provenance } from '@medplum/fhirtypes';
 import type { Redis } from 'ioredis';
 import { Pacer } from '../../backfill/pacer.js';
 import type { Database } from '../../db/database.js';
+import { inTransaction } from '../../db/transaction.js';
 import type { FhirClient } from '../../fhir/fhir-client.js';
 import { DEVICE_ID_SYSTEM } from '../../writeback/ai-transparency.js';
 import type { ShadowStore } from '../../writeback/shadow-store.js';
@@ -134,19 +135,11 @@ async function checkpoint(
   version: { modelId: string; version: string },
   p: SourceProgress,
   entry?: AuditEntry,
-) {
-  const client = await db.connect();
-  try {
-    await client.query('BEGIN');
+): Promise<void> {
+  await inTransaction(db, async (client) => {
     if (entry) await appendAudit(client, entry);
     await saveProgress(client, version, p);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 function withdrawalEntry(info: RecallInfo, source: string, w: Withdrawal, at: Date): AuditEntry {
@@ -171,9 +164,7 @@ async function modelDevice(client: FhirClient, model: string): Promise<string | 
 
 /** Marks the recall finished and audits it, once (a later re-run finds `finished_at` set). */
 async function recordCompletion(o: RecallOptions, model: string, assessments: number, withdrawn: number, at: Date) {
-  const client = await o.db.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(o.db, async (client) => {
     const r = await client.query(
       'UPDATE recalls SET finished_at = $3 WHERE model_id = $1 AND version = $2 AND finished_at IS NULL',
       [o.modelId, o.version, at.toISOString()],
@@ -187,11 +178,5 @@ async function recordCompletion(o: RecallOptions, model: string, assessments: nu
         actor: o.by,
         detail: { assessments, withdrawn, sources: o.sources.map((s) => s.name), reason: o.reason },
       });
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }

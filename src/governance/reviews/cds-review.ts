@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Database } from '../../db/database.js';
+import { inTransaction } from '../../db/transaction.js';
 import { countReview } from '../../observability/metrics.js';
-import { appendAudit } from '../audit-trail.js';
+import { type AuditEntry, appendAudit } from '../audit-trail.js';
 
 /** How long a shown card can be matched to its feedback (s): 30 days. */
 const CARD_TTL_S = 30 * 24 * 3600;
@@ -57,40 +58,36 @@ export async function recordCdsReviews(
     const json = await redis.get(cardKey(prefix, f.card));
     if (!json) continue;
     const shown = JSON.parse(json) as ShownCard;
-    const client = await db.connect();
-    try {
-      await client.query('BEGIN');
-      const fresh = await client.query(
+    const fresh = await inTransaction(db, async (client) => {
+      const inserted = await client.query(
         'INSERT INTO cds_feedback_reviews (card, outcome, outcome_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
         [f.card, f.outcome, f.outcomeTimestamp],
       );
-      if (fresh.rowCount) {
-        await appendAudit(client, {
-          action: 'review',
-          recorded: new Date().toISOString(),
-          source: shown.source,
-          patient: shown.patient,
-          model: shown.model,
-          written: [shown.resource],
-          actor: shown.user ?? 'unidentified (cds-hooks)',
-          detail: {
-            decision: `cds-${f.outcome}`,
-            via: 'cds-hooks',
-            reasonCode: f.reasonCode,
-            card: f.card,
-            at: f.outcomeTimestamp,
-          },
-        });
-        recorded++;
-      }
-      await client.query('COMMIT');
-      if (fresh.rowCount) countReview(`cds-${f.outcome}`, 'cds-hooks');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
+      if (inserted.rowCount) await appendAudit(client, cdsEntry(shown, f));
+      return !!inserted.rowCount;
+    });
+    if (!fresh) continue;
+    recorded++;
+    countReview(`cds-${f.outcome}`, 'cds-hooks');
   }
   return recorded;
+}
+
+function cdsEntry(shown: ShownCard, f: CardFeedback): AuditEntry {
+  return {
+    action: 'review',
+    recorded: new Date().toISOString(),
+    source: shown.source,
+    patient: shown.patient,
+    model: shown.model,
+    written: [shown.resource],
+    actor: shown.user ?? 'unidentified (cds-hooks)',
+    detail: {
+      decision: `cds-${f.outcome}`,
+      via: 'cds-hooks',
+      reasonCode: f.reasonCode,
+      card: f.card,
+      at: f.outcomeTimestamp,
+    },
+  };
 }

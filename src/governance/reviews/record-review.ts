@@ -1,4 +1,5 @@
 import type { Database } from '../../db/database.js';
+import { inTransaction } from '../../db/transaction.js';
 import { type FhirClient, FhirHttpError } from '../../fhir/fhir-client.js';
 import { countReview } from '../../observability/metrics.js';
 import { isConflict, sendUpdates, updateOf } from '../../writeback/status-updates.js';
@@ -91,9 +92,7 @@ async function readOutput(client: FhirClient, ref: string): Promise<Output> {
 
 /** The decision and its audit record, in one transaction. */
 async function store(deps: ReviewDeps, a: AssessmentResources, review: Review, resources: string[]): Promise<void> {
-  const client = await deps.db.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(deps.db, async (client) => {
     await saveReview(client, {
       ...review,
       source: deps.source,
@@ -103,13 +102,7 @@ async function store(deps: ReviewDeps, a: AssessmentResources, review: Review, r
       resources,
     });
     await appendAudit(client, reviewEntry(deps.source, a, review, resources));
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** References and codes only: the clinician's free-text reason goes to the EHR, not the audit trail. */
