@@ -26,6 +26,17 @@ Usage:
   fhir-assess jobs failed [--queue NAME] [--limit N] failed jobs: id, queue, patient ref, reason, attempts, time
   fhir-assess jobs retry (ID... | --all) [--queue NAME]
                                                      move failed jobs back to waiting
+  fhir-assess models list | show ID@VERSION         model versions: mode, who approved it, evidence, counts
+  fhir-assess models promote ID@VERSION --to shadow|preliminary|final --by WHO --reason TEXT [--evidence ID]
+  fhir-assess models retire ID@VERSION --by WHO --reason TEXT
+  fhir-assess models recall ID@VERSION --by WHO --reason TEXT [--rate N/s]
+                                                     stop a version and mark every output it wrote entered-in-error (resumable)
+  fhir-assess models compare ID@A ID@B [--format table|json]
+                                                     shadow vs live on the same patients (Cohen's kappa, risk differences)
+  fhir-assess audit [--patient REF] [--model ID[@V]] [--action A,...] [--entity REF] [--since DATE] [--until DATE]
+                    [--format table|csv|ndjson] [--limit N]
+                                                     the inference audit trail (PostgreSQL); CSV/NDJSON export
+  fhir-assess audit verify | purge                   check the hash chain; remove records past AUDIT_RETENTION_DAYS
   fhir-assess subscriptions [--source NAME] [--repair]
                                                      our Subscriptions on each EHR as it reports them (exit 1: one does not deliver)
 
@@ -52,6 +63,10 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./cli/validate.js')).validateCommand(rest);
     case 'jobs':
       return (await import('./cli/jobs.js')).jobsCommand(rest);
+    case 'models':
+      return (await import('./cli/models.js')).modelsCommand(rest);
+    case 'audit':
+      return (await import('./cli/audit.js')).auditCommand(rest);
     case 'subscriptions':
       return (await import('./cli/subscriptions.js')).subscriptionsCommand(rest);
     case undefined:
@@ -71,6 +86,11 @@ main(process.argv.slice(2)).then(
     if (err instanceof UsageError) {
       process.stderr.write(`error: ${err.message}\n\n${USAGE}\n`);
       process.exit(2);
+    }
+    // Expected refusals (a lifecycle rule, no database): the message says what to do; no stack trace.
+    if (err instanceof Error && ['LifecycleError', 'NoDatabaseError', 'ReviewError'].includes(err.name)) {
+      process.stderr.write(`error: ${err.message}\n`);
+      process.exit(1);
     }
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);

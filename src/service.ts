@@ -6,6 +6,8 @@ import { asOfDate, type Config } from './config/config.js';
 import type { Database } from './db/database.js';
 import { openMigratedDatabase } from './db/open-migrated.js';
 import { SourceRegistry } from './fhir/source-client.js';
+import { type Governance, startGovernance } from './governance/governance.js';
+import { ehrReviews } from './governance/reviews/ehr-review.js';
 import { notDelivering, type SourceSubscriptionStates, SubscriptionStates } from './intake/subscription-states.js';
 import { type AssessQueue, createAssessQueue } from './jobs/assess-queue.js';
 import { createEventsQueue, type EventsQueue } from './jobs/events-queue.js';
@@ -37,6 +39,8 @@ export interface RunningService {
   redis: RedisClient;
   /** PostgreSQL for durable records, when DATABASE_URL is set (schema migrated at start-up). */
   db?: Database;
+  /** The model registry and audit trail as the workers use them (workers role with a database). */
+  governance?: Governance;
   sources: SourceRegistry;
   /** Subscriptions, polling, reconciliation and the watchdog (their schedulers and dependencies). */
   intake: RunningIntake;
@@ -96,6 +100,16 @@ export async function startService(
   }
 
   let workers: RunningWorkers | undefined;
+  const governance =
+    db && roles.workers
+      ? await startGovernance(db, {
+          redisUrl: cfg.REDIS_URL,
+          prefix,
+          logger,
+          versions: registered.map((r) => ({ modelId: r.model.id, version: r.model.version, mode: r.mode })),
+          retentionDays: cfg.AUDIT_RETENTION_DAYS,
+        })
+      : undefined;
   if (roles.workers) {
     workers = startWorkers({
       redisUrl: cfg.REDIS_URL,
@@ -119,6 +133,7 @@ export async function startService(
         keyPrefix: prefix,
         logger,
         gapGraceMs: cfg.GAP_GRACE_MS,
+        reviews: db ? ehrReviews({ db, sources, serviceVersion: SERVICE_VERSION, logger }) : undefined,
       },
       assess: {
         sources,
@@ -133,6 +148,7 @@ export async function startService(
         deidentifySecret: cfg.DEIDENTIFY_SECRET,
         shadowRetentionDays: cfg.SHADOW_RETENTION_DAYS,
         monitor: monitoring.outputs,
+        governance,
       },
     });
   }
@@ -215,6 +231,7 @@ export async function startService(
     workers,
     redis,
     db,
+    governance,
     sources,
     intake,
     monitoring,
@@ -226,6 +243,7 @@ export async function startService(
       await api?.close();
       await workers?.close();
       await intake.close();
+      await governance?.close();
       await eventsQueue.close();
       await assessQueue.close();
       redis.disconnect();

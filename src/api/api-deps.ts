@@ -1,6 +1,7 @@
 import type { Queue, QueueEvents } from 'bullmq';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ConsoleDeps } from '../console/console-deps.js';
+import type { Database } from '../db/database.js';
 import type { FhirClient } from '../fhir/fhir-client.js';
 import type { SourceRegistry } from '../fhir/source-client.js';
 import type { AssessQueue } from '../jobs/assess-queue.js';
@@ -31,6 +32,10 @@ export interface ApiDeps {
   dashboard: { user: string; password?: string };
   /** The operator console's data sources (absent: no /console). */
   console?: ConsoleDeps;
+  /** PostgreSQL: reviews and the audit trail (absent without DATABASE_URL: those routes answer 501). */
+  db?: Database;
+  /** This service's version (the review Provenance names it). */
+  serviceVersion: string;
 }
 
 /** The named source (default: the first configured one); an unknown name is a 400. */

@@ -3,10 +3,12 @@ import { consoleRoutes } from '../console/console-routes.js';
 import type { ApiDeps } from './api-deps.js';
 import { assessRoutes } from './assess-routes.js';
 import { assessStatusRoutes } from './assess-status-routes.js';
+import { auditRoutes } from './audit-routes.js';
 import { capabilityRoutes } from './capability-routes.js';
 import { cdsHooksRoutes } from './cds-hooks.js';
 import { metricsRoutes } from './metrics-routes.js';
 import { queueDashboard } from './queue-dashboard.js';
+import { reviewRoutes } from './review-routes.js';
 
 /**
  * Everything besides intake: the FHIR operations (`$assess`, its status URL, metadata), CDS Hooks,
@@ -17,6 +19,8 @@ export async function apiRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
   await assessRoutes(app, deps);
   await assessStatusRoutes(app, deps);
   await cdsHooksRoutes(app, deps);
+  await reviewRoutes(app, deps);
+  await auditRoutes(app, deps);
   await metricsRoutes(app, deps);
   await queueDashboard(app, deps);
   if (deps.console) await consoleRoutes(app, deps, deps.console);

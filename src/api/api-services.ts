@@ -3,6 +3,7 @@ import { asOfDate, type Config } from '../config/config.js';
 import { ConfiguredModelHistory } from '../console/model-history.js';
 import type { Database } from '../db/database.js';
 import type { SourceRegistry } from '../fhir/source-client.js';
+import { RegistryModelHistory } from '../governance/registry-history.js';
 import type { AssessQueue } from '../jobs/assess-queue.js';
 import { AssessRequests } from '../jobs/assess-requests.js';
 import type { EventsQueue } from '../jobs/events-queue.js';
@@ -13,7 +14,9 @@ import { workerConnection } from '../jobs/redis-connection.js';
 import type { RegisteredModel } from '../models/registry.js';
 import type { DriftMonitor } from '../monitoring/drift.js';
 import { registerQueueMetrics } from '../observability/queue-metrics.js';
+import { registerReviewMetrics } from '../observability/review-metrics.js';
 import { ValidationReportStore } from '../validation/report-store.js';
+import { SERVICE_VERSION } from '../version.js';
 import type { ApiDeps } from './api-deps.js';
 import { ApiAuthenticator } from './auth.js';
 import { feedbackKeys } from './cds-feedback.js';
@@ -50,6 +53,7 @@ export async function createApiServices(
   const intakeQueue = createIntakeQueue(shared.redis, cfg.QUEUE_PREFIX);
   const queues = [shared.eventsQueue, shared.assessQueue, intakeQueue];
   registerQueueMetrics(queues, shared.redis, feedbackKeys(cfg.QUEUE_PREFIX).counts);
+  registerReviewMetrics(shared.sources);
   const deps: ApiDeps = {
     sources: shared.sources,
     assessQueue: shared.assessQueue,
@@ -78,7 +82,8 @@ export async function createApiServices(
           redis: shared.redis,
           keyPrefix: cfg.QUEUE_PREFIX,
           registered: shared.registered,
-          history: new ConfiguredModelHistory(shared.registered),
+          // The model registry's recorded promotions and recalls when there is a database, else the configuration.
+          history: shared.db ? new RegistryModelHistory(shared.db) : new ConfiguredModelHistory(shared.registered),
           reports: shared.db ? new ValidationReportStore(shared.db) : undefined,
           drift: shared.drift,
           driftThreshold: cfg.DRIFT_PSI_THRESHOLD,
@@ -91,6 +96,8 @@ export async function createApiServices(
             .map((s) => s.name),
         }
       : undefined,
+    db: shared.db,
+    serviceVersion: SERVICE_VERSION,
   };
   return {
     deps,

@@ -8,6 +8,10 @@ export const SCOPES = {
   assess: 'fhir-assess/assess',
   /** Read `/metrics`, use the queue dashboard. */
   admin: 'fhir-assess/admin',
+  /** Review (`$review`) and list the assessments awaiting review. */
+  review: 'fhir-assess/review',
+  /** Read the audit trail (`AuditEvent`). */
+  audit: 'fhir-assess/audit',
 } as const;
 
 /** Who called: the JWT subject, or the API key's fingerprint. */
@@ -15,6 +19,8 @@ export interface Principal {
   kind: 'jwt' | 'api-key' | 'basic';
   subject: string;
   scopes: ReadonlySet<string> | 'all';
+  /** The SMART `fhirUser` claim of a JWT (e.g. `Practitioner/123`): who the person is in the EHR. */
+  fhirUser?: string;
 }
 
 declare module 'fastify' {
@@ -95,7 +101,13 @@ export class ApiAuthenticator {
       });
       const raw = payload.scope ?? payload.scp;
       const list = Array.isArray(raw) ? raw.map(String) : typeof raw === 'string' ? raw.split(' ') : [];
-      return { kind: 'jwt', subject: `${payload.iss}|${payload.sub ?? ''}`, scopes: new Set(list.filter(Boolean)) };
+      const fhirUser = typeof payload.fhirUser === 'string' ? payload.fhirUser : undefined;
+      return {
+        kind: 'jwt',
+        subject: `${payload.iss}|${payload.sub ?? ''}`,
+        scopes: new Set(list.filter(Boolean)),
+        fhirUser,
+      };
     } catch (err) {
       const why = err instanceof joseErrors.JOSEError ? err.code : 'unverifiable';
       throw new AuthError(401, `invalid bearer token (${why})`);

@@ -3,10 +3,11 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { FhirClient } from '../fhir/fhir-client.js';
 import { FHIR_ID } from '../fhir/fhir-id.js';
+import { recordCdsReviews, rememberCards, type ShownCard } from '../governance/reviews/cds-review.js';
 import { type ApiDeps, publicBase } from './api-deps.js';
 import { ApiError } from './api-error.js';
 import { AuthError } from './auth.js';
-import { buildCards } from './cds-cards.js';
+import { buildCards, type CdsCard } from './cds-cards.js';
 import { FeedbackBody, recordFeedback } from './cds-feedback.js';
 
 /** Our one service: cards from the latest AI risk assessments when a chart is opened. */
@@ -65,7 +66,8 @@ export async function cdsHooksRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     const body = HookRequest.safeParse(req.body);
     if (!body.success)
       throw new ApiError(400, body.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
-    const { client } = sourceFor(deps, body.data.fhirServer);
+    const { client, source } = sourceFor(deps, body.data.fhirServer);
+    const name = source.name;
     const patientId = body.data.context.patientId;
     const prefetch = body.data.prefetch ?? {};
     const [risks, impressions] = await Promise.all([
@@ -78,13 +80,23 @@ export async function cdsHooksRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     ]);
     const forPatient = <T extends RiskAssessment | ClinicalImpression>(r: T) =>
       r.subject?.reference === `Patient/${patientId}`;
-    return { cards: buildCards(risks.filter(forPatient), impressions.filter(forPatient), client.baseUrl) };
+    const cards = buildCards(risks.filter(forPatient), impressions.filter(forPatient), client.baseUrl);
+    if (deps.db) await rememberCards(deps.redis, deps.keyPrefix, shownCards(cards, risks, name, body.data.context));
+    return { cards };
   });
   app.post('/cds-services/:id/feedback', { preHandler }, async (req, reply) => {
     const body = FeedbackBody.safeParse(req.body);
     if (!body.success)
       throw new ApiError(400, body.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
     await recordFeedback(deps.redis, deps.keyPrefix, CDS_SERVICE_ID, body.data.feedback);
+    // Also a review record in the audit trail, tied to the assessment the card showed.
+    if (deps.db)
+      await recordCdsReviews(
+        deps.db,
+        deps.redis,
+        deps.keyPrefix,
+        body.data.feedback.map((f) => ({ ...f, reasonCode: f.overrideReason?.reason?.code })),
+      );
     return reply.code(200).send({ recorded: body.data.feedback.length });
   });
 }
@@ -110,8 +122,37 @@ function cdsAuth(deps: ApiDeps) {
   };
 }
 
+/** Which resource each card showed (from its link), its model, and the user it was shown to. */
+function shownCards(
+  cards: CdsCard[],
+  risks: RiskAssessment[],
+  source: string,
+  context: { userId: string; patientId: string },
+): { uuid: string; shown: ShownCard }[] {
+  return cards.flatMap((c) => {
+    const m = /\/((RiskAssessment|ClinicalImpression)\/[A-Za-z0-9\-.]{1,64})$/.exec(c.links?.[0]?.url ?? '');
+    if (!m) return [];
+    const display = risks.find((r) => `RiskAssessment/${r.id}` === m[1])?.performer?.display;
+    const user = /^(Practitioner|PractitionerRole)\/[A-Za-z0-9\-.]{1,64}$/.test(context.userId)
+      ? context.userId
+      : undefined;
+    return [
+      {
+        uuid: c.uuid,
+        shown: {
+          source,
+          resource: m[1],
+          patient: `Patient/${context.patientId}`,
+          model: display?.replace(' ', '@'),
+          user,
+        },
+      },
+    ];
+  });
+}
+
 /** The configured source `fhirServer` names (default: the first); never a server we were not configured for. */
-function sourceFor(deps: ApiDeps, fhirServer?: string): { client: FhirClient } {
+function sourceFor(deps: ApiDeps, fhirServer?: string): { client: FhirClient; source: { name: string } } {
   const all = deps.sources.all();
   if (!fhirServer) return all[0];
   const hit = all.find((s) => s.client.guard.isUnder(fhirServer) || s.client.baseUrl === fhirServer.replace(/\/$/, ''));

@@ -21,6 +21,8 @@ export function writtenRefs(result: AssessJobResult | undefined): string[] {
 export function assessmentNotes(patientId: string, result: AssessJobResult | undefined): OperationOutcome | undefined {
   const issues = (result?.assessments ?? []).flatMap((a) => {
     const model = `${a.modelId}@${a.modelVersion}`;
+    if (a.skipped === 'retired' || a.skipped === 'recalled' || a.mode === 'retired' || a.mode === 'recalled')
+      return [`${model}: ${a.skipped ?? a.mode}: this version no longer writes results (docs/governance.md)`];
     if (a.skipped)
       return [`${model}: skipped for Patient/${patientId}: the record is unchanged since its last assessment`];
     if (a.mode === 'shadow')

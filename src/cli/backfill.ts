@@ -185,10 +185,11 @@ function parseSince(since: string | undefined): string | undefined {
   return since;
 }
 
-function parseRate(rate: string | undefined): number {
-  if (rate === undefined) return DEFAULT_RATE_PER_S;
+/** `--rate N` or `N/s` (0 = unpaced). */
+export function parseRate(rate: string | undefined, fallback = DEFAULT_RATE_PER_S, what = 'patients'): number {
+  if (rate === undefined) return fallback;
   const m = /^(\d+(?:\.\d+)?)(?:\/s)?$/.exec(rate);
-  if (!m) throw new UsageError(`--rate must be patients per second, e.g. 5 or 5/s, got '${rate}'`);
+  if (!m) throw new UsageError(`--rate must be ${what} per second, e.g. 5 or 5/s, got '${rate}'`);
   return Number(m[1]);
 }
 

@@ -1,10 +1,15 @@
 import type { ClinicalImpression, Patient, Provenance, RiskAssessment } from '@medplum/fhirtypes';
 import type { FhirClient } from '../fhir/fhir-client.js';
+import { countAudit } from '../governance/audit-query.js';
+import { verifyChain } from '../governance/audit-verify.js';
 import { EHR_PROFILE_NAMES, isEhrProfileName } from '../sandbox/index.js';
+import type { RunningService } from '../service.js';
 import { intOption, parse, UsageError } from './args.js';
+import { databaseForDemo, NO_DATABASE } from './database-for-cli.js';
 import { ageAt, DEMO_AS_OF, newClinicalData } from './demo-data.js';
 import { startDemoStack } from './demo-stack.js';
 import { redisForDemo } from './redis-for-demo.js';
+import { table } from './text-table.js';
 
 const WAIT_LIMIT_MS = 120_000;
 
@@ -31,10 +36,13 @@ export async function demoCommand(argv: string[]): Promise<number> {
 
   const redis = await redisForDemo();
   say(`Redis: ${redis.how}`);
+  const database = await databaseForDemo(process.env);
+  say(database ? `Audit trail and model registry: ${database.how}` : `Audit trail: ${NO_DATABASE}`);
   const stack = await startDemoStack({
     behave,
     redisUrl: redis.url,
     logLevel: (values['log-level'] as string | undefined) ?? 'warn',
+    env: database ? { DATABASE_URL: database.url } : undefined,
   });
   const { sandbox, service, cfg, ehr } = stack;
   say(
@@ -89,9 +97,19 @@ export async function demoCommand(argv: string[]): Promise<number> {
       process.once('SIGTERM', resolve);
     });
   }
+  if (database) say(`\n${await auditSummary(service)}`);
   await stack.close();
+  if (!values.keep) await database?.drop();
   await redis.stop();
   return 0;
+}
+
+/** One line on what the audit trail recorded during the demo, and that its chain verifies. */
+async function auditSummary(service: RunningService): Promise<string> {
+  if (!service.db) return '';
+  const inferences = await countAudit(service.db, { action: ['inference'] });
+  const chain = await verifyChain(service.db);
+  return `Audit trail: ${inferences} inference record(s) in PostgreSQL; hash chain ${chain.ok ? `verifies (${chain.checked} records, head ${chain.head?.hash.slice(0, 12)}…)` : `BROKEN at record ${chain.broken?.seq}`}.`;
 }
 
 /** Ids are shortened to their first 8 characters to keep the table on one screen. */
@@ -150,14 +168,4 @@ async function waitFor<T>(probe: () => Promise<T | undefined | false>, limitMs: 
       );
     await new Promise((r) => setTimeout(r, 250));
   }
-}
-
-function table(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (c ?? '').padEnd(widths[i]))
-      .join('  ')
-      .trimEnd();
-  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }

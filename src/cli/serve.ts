@@ -4,13 +4,24 @@ import { buildModelRegistry } from '../models/registry.js';
 import { startTracing } from '../observability/tracing.js';
 import { startService } from '../service.js';
 import { createLogger } from '../util/logger.js';
+import { databaseFor, NO_DATABASE } from './database-for-cli.js';
 
 /** `serve | worker | all`: runs until SIGTERM/SIGINT, then shuts down gracefully. */
 export async function serveCommand(role: 'serve' | 'worker' | 'all'): Promise<number> {
-  const cfg = loadConfig();
+  let cfg = loadConfig();
   // Before anything creates a queue or a worker: they take BullMQ's telemetry at construction.
   const tracing = startTracing(cfg, { role });
   const logger = createLogger(cfg.LOG_LEVEL);
+  if (!cfg.DATABASE_URL) {
+    // `all` (one process, development) uses the local PostgreSQL when it answers; serve/worker need DATABASE_URL.
+    const found = role === 'all' ? await databaseFor(process.env) : undefined;
+    if (found) cfg = { ...cfg, DATABASE_URL: found.url };
+    if (found) logger.info(`audit trail and model registry: ${found.how}`);
+    else
+      logger.warn(
+        role === 'all' ? NO_DATABASE : 'DATABASE_URL is unset: running WITHOUT the audit trail and model registry',
+      );
+  }
   loadFhirDefinitions();
   // The models of MODELS_FILE (default: the embedded library, every calculator), each with its mode.
   const models = buildModelRegistry(cfg);

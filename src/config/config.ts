@@ -41,6 +41,8 @@ export const ConfigSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
     .optional(),
+  /** Days the audit trail keeps records; older ones are purged (the chain continues from an anchor). */
+  AUDIT_RETENTION_DAYS: int(180, 36_500).default(3650),
   QUEUE_PREFIX: z
     .string()
     .regex(

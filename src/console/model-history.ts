@@ -4,7 +4,7 @@ import type { RegisteredModel } from '../models/registry.js';
 export interface ModelHistoryEntry {
   modelId: string;
   version: string;
-  mode: 'shadow' | 'preliminary' | 'final' | 'retired';
+  mode: 'shadow' | 'preliminary' | 'final' | 'retired' | 'recalled';
   /** ISO instant; absent for "as configured now". */
   at?: string;
   /** Who made the change and why, when the source knows. */

@@ -105,15 +105,18 @@ export async function modelsData(deps: ConsoleDeps): Promise<ModelView[]> {
       const drift = (await Promise.all(predictions.map((p) => driftSeries(deps, model.id, model.version, p)))).filter(
         (d): d is DriftSeries => !!d,
       );
+      const history = await deps.history.history(model.id);
+      // The registry's latest act for this version (a promotion or recall), else the configured mode.
+      const now = [...history].reverse().find((h) => h.version === model.version)?.mode ?? mode;
       return {
         id: model.id,
         version: model.version,
         title: model.title,
-        mode,
-        history: await deps.history.history(model.id),
+        mode: now,
+        history,
         reports,
         drift,
-        shadow: mode === 'shadow' ? await shadowVsLive(deps, model.id) : undefined,
+        shadow: now === 'shadow' ? await shadowVsLive(deps, model.id) : undefined,
       };
     }),
   );

@@ -35,7 +35,8 @@ export interface AssessJobResult {
   assessments: {
     modelId: string;
     modelVersion: string;
-    skipped?: 'unchanged';
+    /** Nothing computed: the record is unchanged, or the model registry stopped the version (retired, recalled). */
+    skipped?: 'unchanged' | 'retired' | 'recalled';
     /** The assessment key (sha-256 of patient, model id@version, record hash): finds the shadow-store record. */
     key?: string;
     mode: string;

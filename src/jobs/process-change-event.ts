@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { FhirClient } from '../fhir/fhir-client.js';
 import { FhirHttpError } from '../fhir/fhir-client.js';
 import type { SourceRegistry } from '../fhir/source-client.js';
+import { REVIEWABLE_TYPES, type ReviewEventOutcome } from '../governance/reviews/ehr-review.js';
 import type { ChangeEvent } from '../intake/change-event.js';
 import { patientOfResource, rememberPatientOf } from '../intake/patient-of-resource.js';
 import { isAiAsserted, OWN_OUTPUT_TYPES, patientIdOf } from '../intake/resource-facts.js';
@@ -27,6 +28,8 @@ export interface EventDeps {
   logger: Logger;
   /** Grace before a gap in a subscription's event numbers is recovered (GAP_GRACE_MS). */
   gapGraceMs?: number;
+  /** Clinician decisions made in the EHR on our outputs (governance; absent without a database). */
+  reviews?: (event: ChangeEvent) => Promise<ReviewEventOutcome>;
 }
 
 /** Where an event's patient came from: the notification, reading the resource, or (deletes) index / history. */
@@ -34,6 +37,7 @@ export type PatientSource = 'notification' | 'read' | 'index' | 'history';
 
 export type EventOutcome =
   | { action: 'assess'; patientIds: string[]; patientFrom?: PatientSource }
+  | Extract<ReviewEventOutcome, { action: 'review' }>
   | { action: 'ignored'; reason: 'own-output' | 'no-patient' | 'gone' | 'duplicate' | 'stale' };
 
 /** The version facts an event is judged by: from the notification, or from reading the resource. */
@@ -53,6 +57,8 @@ interface Resolved {
  */
 export async function processChangeEvent(deps: EventDeps, event: ChangeEvent): Promise<EventOutcome> {
   await trackStoredEvent(deps, event); // first: our own outputs' event numbers count too
+  // A change to our RiskAssessment/ClinicalImpression may be a clinician's review; it never assesses.
+  if (deps.reviews && event.resourceType && REVIEWABLE_TYPES.has(event.resourceType)) return deps.reviews(event);
   if (event.aiAsserted || (event.resourceType && OWN_OUTPUT_TYPES.has(event.resourceType))) {
     return { action: 'ignored', reason: 'own-output' };
   }

@@ -98,7 +98,11 @@ export function startWorkers(opts: WorkerOptions): RunningWorkers {
             { ...opts.assess, logger: jobLogger(opts.logger, ASSESS_QUEUE, job) },
             data.source,
             data.patientId,
-            { models: data.models, force: data.force },
+            {
+              models: data.models,
+              force: data.force,
+              job: { id: job.id, requestId: data.requestId, trigger: data.trigger },
+            },
           ),
         ),
       );

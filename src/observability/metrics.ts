@@ -67,6 +67,18 @@ const apiAssessRequests = new Counter({
   registers: [metricsRegistry],
 });
 
+const reviews = new Counter({
+  name: 'fhir_assess_reviews_total',
+  help: 'Clinician reviews recorded, by decision (confirm, amend, reject) and how they arrived (ehr, api, cds-hooks)',
+  labelNames: ['decision', 'via'],
+  registers: [metricsRegistry],
+});
+
+/** Counts one clinician review newly recorded. */
+export function countReview(decision: string, via: string): void {
+  reviews.inc({ decision, via });
+}
+
 /** Records how long one stage took, in milliseconds. */
 export function observeStage(stage: Stage, ms: number): void {
   stageSeconds.observe({ stage }, ms / 1000);

@@ -99,7 +99,37 @@ export class ShadowStore {
       .slice(0, limit)
       .map(summarise);
   }
+
+  /**
+   * Deletes every record of one model version (a recall: what it would have written is no longer
+   * evidence of anything) with its index entries. @returns how many records were deleted
+   */
+  async dropVersion(source: string, modelId: string, version: string): Promise<number> {
+    const idx = this.k(source, `idx:model:${modelId}`);
+    const keys = await this.redis.zrange(idx, '0', '-1');
+    let dropped = 0;
+    for (let i = 0; i < keys.length; i += DROP_CHUNK) {
+      const chunk = keys.slice(i, i + DROP_CHUNK);
+      const jsons = await this.redis.mget(chunk.map((key) => this.k(source, `rec:${key}`)));
+      const multi = this.redis.multi();
+      jsons.forEach((json, n) => {
+        const record = json ? (JSON.parse(json) as ShadowRecord) : undefined;
+        if (record && record.modelVersion !== version) return;
+        multi.zrem(idx, chunk[n]); // expired records' index entries go too
+        if (!record) return;
+        multi.del(this.k(source, `rec:${chunk[n]}`));
+        multi.zrem(this.k(source, 'idx:all'), chunk[n]);
+        multi.zrem(this.k(source, `idx:patient:${record.patientId}`), chunk[n]);
+        dropped++;
+      });
+      await multi.exec();
+    }
+    return dropped;
+  }
 }
+
+/** Records read per round trip while dropping a version. */
+const DROP_CHUNK = 500;
 
 function summarise({ bundle, ...rest }: ShadowRecord): ShadowSummary {
   const risks = (bundle.entry ?? [])

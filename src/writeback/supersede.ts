@@ -1,9 +1,7 @@
-import type { Bundle, ClinicalImpression, Device, Reference, Resource } from '@medplum/fhirtypes';
+import type { ClinicalImpression, Device, Reference, Resource } from '@medplum/fhirtypes';
 import { type FhirClient, FhirHttpError } from '../fhir/fhir-client.js';
-import { createOne } from './create-one.js';
-import { entryStatus, readTransactionReply } from './reply-entries.js';
-import { preferenceFor, type ReturnPolicy } from './return-preference.js';
-import { isTooLarge, isTransactionRefused, markTransactionsRefused, supportsTransactions } from './send.js';
+import type { ReturnPolicy } from './return-preference.js';
+import { isConflict, readCurrent, type StatusUpdate, sendUpdates } from './status-updates.js';
 import {
   type CurrentAssessment,
   chooseSuperseded,
@@ -36,11 +34,7 @@ export interface SupersedeResult {
   skipped?: string;
 }
 
-/** A resource to PUT with the version it was read at. */
-interface Update {
-  resource: Resource & { id: string };
-  versionId?: string;
-}
+type Update = StatusUpdate;
 
 /**
  * Withdraws the previous preliminary results of the model once a newer assessment is written (see
@@ -80,14 +74,12 @@ export async function supersedePrevious(client: FhirClient, input: SupersedeInpu
   }
 }
 
-const isConflict = (err: unknown) => err instanceof FhirHttpError && (err.status === 412 || err.status === 409);
-
 /** Fresh copies of the losing impressions and their RiskAssessments, reduced to those we may still change. */
 async function planUpdates(client: FhirClient, d: SupersedeDecision, input: SupersedeInput): Promise<Update[]> {
   const riskRefs = d.targets.flatMap((ci) => (ci.prognosisReference ?? []).map((r) => r.reference ?? ''));
   const ciRefs = d.targets.map((ci) => `ClinicalImpression/${ci.id}`);
   const refs = [...new Set([...riskRefs.filter((r) => r.startsWith('RiskAssessment/')), ...ciRefs])];
-  const fresh = await readAll(client, refs);
+  const fresh = await readCurrent(client, refs);
   const risks = fresh.filter(mayWithdrawRisk).map((r) => withdrawnRisk(r, d, input.now));
   const impressions = fresh
     .filter((r) => mayConcludeImpression(r, input.modelId))
@@ -99,41 +91,6 @@ async function planUpdates(client: FhirClient, d: SupersedeDecision, input: Supe
   }));
 }
 
-/** Reads by reference: one batch of reads when the EHR takes batches, else one read each. Gone ones are left out. */
-async function readAll(client: FhirClient, refs: string[]): Promise<Resource[]> {
-  const caps = await client.capabilities().catch(() => undefined);
-  if (caps?.known && caps.batch) {
-    const batch: Bundle = {
-      resourceType: 'Bundle',
-      type: 'batch',
-      entry: refs.map((url) => ({ request: { method: 'GET', url } })),
-    };
-    const reply = await client.request<Bundle | undefined>('POST', '', batch);
-    if (reply?.resourceType === 'Bundle' && reply.entry?.length === refs.length) {
-      return reply.entry.flatMap((e) => {
-        const status = entryStatus(e.response?.status) ?? 200;
-        if (status >= 300 || !e.resource?.id) return [];
-        // The entry's ETag is the version when the resource carries none.
-        const etag = /"([^"]+)"/.exec(e.response?.etag ?? '')?.[1];
-        return [etag && !e.resource.meta?.versionId ? withVersion(e.resource, etag) : e.resource];
-      });
-    }
-  }
-  const read = async (ref: string): Promise<Resource[]> => {
-    const [type, id] = ref.split('/');
-    const reply = await client.exchange<Resource>('GET', `${type}/${encodeURIComponent(id)}`).catch((err) => {
-      if (err instanceof FhirHttpError && (err.status === 404 || err.status === 410)) return undefined;
-      throw err;
-    });
-    if (!reply?.body?.id) return [];
-    const etag = /"([^"]+)"/.exec(reply.etag ?? '')?.[1];
-    return [etag && !reply.body.meta?.versionId ? withVersion(reply.body, etag) : reply.body];
-  };
-  return (await Promise.all(refs.map(read))).flat();
-}
-
-const withVersion = (r: Resource, versionId: string): Resource => ({ ...r, meta: { ...r.meta, versionId } });
-
 async function writeUpdates(
   client: FhirClient,
   updates: Update[],
@@ -144,54 +101,8 @@ async function writeUpdates(
   const provenance = supersedeProvenance(targets, d.winner, input.serviceDevice, input.now);
   const problems = validateOne(provenance, 'preliminary').filter((i) => i.severity === 'error');
   if (problems.length) throw new Error(`supersede Provenance does not validate: ${problems[0].details?.text}`);
-  if (await supportsTransactions(client)) {
-    const bundle: Bundle = {
-      resourceType: 'Bundle',
-      type: 'transaction',
-      entry: [
-        ...updates.map((u, i) => ({
-          resource: u.resource,
-          request: { method: 'PUT' as const, url: targets[i], ifMatch: ifMatch(u) },
-        })),
-        // Atomic with the updates, so no condition: it exists exactly when they were committed.
-        { resource: provenance, request: { method: 'POST' as const, url: 'Provenance' } },
-      ],
-    };
-    try {
-      // The learned preference: an EHR that answers return=minimal with nothing gets asked for the entries.
-      const prefer = preferenceFor(client, 'transaction', input.policy);
-      const reply = await client.exchange<Bundle>('POST', '', bundle, { Prefer: `return=${prefer}` });
-      const sent = (bundle.entry ?? []).map((e) => ({
-        fullUrl: '',
-        ifNoneExist: '',
-        resource: e.resource as Resource,
-      }));
-      readTransactionReply(reply.body, sent); // throws on an entry that failed (e.g. 412)
-      return;
-    } catch (err) {
-      if (!isTooLarge(err)) {
-        if (!isTransactionRefused(err)) throw err;
-        markTransactionsRefused(client);
-      }
-    }
-  }
-  for (const u of updates) {
-    const headers: Record<string, string> = { Prefer: 'return=minimal' };
-    const match = ifMatch(u);
-    if (match) headers['If-Match'] = match;
-    await client.exchange(
-      'PUT',
-      `${u.resource.resourceType}/${encodeURIComponent(u.resource.id)}`,
-      u.resource,
-      headers,
-    );
-  }
   const tag = provenance.meta?.tag?.[0];
-  await createOne(client, {
-    resource: provenance,
-    ifNoneExist: `_tag=${encodeURIComponent(`${tag?.system}|${tag?.code}`)}`,
-  });
+  // In a transaction the Provenance commits exactly with the updates: no condition needed (nor sent).
+  const ifNoneExist = `_tag=${encodeURIComponent(`${tag?.system}|${tag?.code}`)}`;
+  await sendUpdates(client, updates, provenance, ifNoneExist, input.policy, false);
 }
-
-/** `W/"<version>"`; without a version (an EHR that does not version) the update cannot be conditional. */
-const ifMatch = (u: Update) => (u.versionId ? `W/"${u.versionId}"` : undefined);

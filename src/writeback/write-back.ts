@@ -23,6 +23,7 @@ import { ShadowStore } from './shadow-store.js';
 import { supersedePrevious } from './supersede.js';
 import type { CurrentAssessment } from './supersede-plan.js';
 import { validatePlan } from './validate.js';
+import type { GateMode, StoppedMode, WriteGate } from './write-gate.js';
 
 export interface WriteBackInput {
   patientId: string;
@@ -48,12 +49,18 @@ export interface WriteBackDeps {
   lock?: LockOptions;
   /** `Prefer: return=` policy of the writes (default adaptive; see return-preference.ts). */
   returnPolicy?: ReturnPolicy;
+  /**
+   * The model registry's check under the write lock (governance): it decides the mode at the moment
+   * of writing (a promotion or recall since the job started counts) and audits the result.
+   */
+  gate?: WriteGate;
 }
 
 export interface WriteBackResult {
-  mode: WriteMode | 'shadow';
-  /** How it was sent: one transaction, the ordered single creates, or kept in the shadow store. */
-  via: 'transaction' | 'sequential' | 'shadow';
+  /** The mode written in; `retired`/`recalled`: the registry stopped the version, nothing was written. */
+  mode: WriteMode | 'shadow' | StoppedMode;
+  /** How it was sent: one transaction, the ordered single creates, kept in the shadow store, or not at all. */
+  via: 'transaction' | 'sequential' | 'shadow' | 'none';
   /** The transaction we sent or would have sent (shadow: complete, with the Devices as conditional creates). */
   bundle: Bundle;
   /** `Type/id` of the Devices and every output as the EHR holds them; empty in shadow mode. */
@@ -87,21 +94,49 @@ export async function writeBack(
   input: WriteBackInput,
   deps: WriteBackDeps,
 ): Promise<WriteBackResult> {
-  const a: AssessmentToWrite = {
-    ...input,
-    mode: input.mode === 'final' ? 'final' : 'preliminary', // shadow keeps what preliminary would write
-    now: input.now ?? new Date(),
-  };
-  const ownIdentifier = `${a.key}-impression`;
-  if (input.mode === 'shadow') {
-    const previous = await findPreviousImpression(client, a.patientId, a.output.modelId, ownIdentifier);
-    const planned = planWriteBack(a, { previous });
-    validatePlan(planned, a.mode);
-    return keepInShadow(a, planned, deps);
-  }
   const keys = new WriteBackKeys(deps.keyPrefix, client.baseUrl);
-  const lockKey = keys.patientModelLock(a.patientId, a.output.modelId);
-  return withLock(deps.redis, lockKey, () => writeLive(client, a, deps, keys), deps.lock);
+  const lockKey = keys.patientModelLock(input.patientId, input.output.modelId);
+  const write = (mode: GateMode) => writeIn(client, toWrite(input, mode), mode === 'shadow', deps, keys);
+  const { gate } = deps;
+  if (!gate) {
+    // Shadow needs no lock: it writes nothing to the EHR, and the shadow store keeps the first copy.
+    if (input.mode === 'shadow') return write('shadow');
+    return withLock(deps.redis, lockKey, () => write(input.mode as GateMode), deps.lock);
+  }
+  return withLock(
+    deps.redis,
+    lockKey,
+    async () => {
+      const r = await gate.run(write);
+      return typeof r === 'string' ? stoppedResult(r) : r;
+    },
+    deps.lock,
+  );
+}
+
+function toWrite(input: WriteBackInput, mode: GateMode): AssessmentToWrite {
+  // Shadow keeps what preliminary would write.
+  return { ...input, mode: mode === 'final' ? 'final' : 'preliminary', now: input.now ?? new Date() };
+}
+
+async function writeIn(
+  client: FhirClient,
+  a: AssessmentToWrite,
+  shadow: boolean,
+  deps: WriteBackDeps,
+  keys: WriteBackKeys,
+): Promise<WriteBackResult> {
+  if (!shadow) return writeLive(client, a, deps, keys);
+  const previous = await findPreviousImpression(client, a.patientId, a.output.modelId, `${a.key}-impression`);
+  const planned = planWriteBack(a, { previous });
+  validatePlan(planned, a.mode);
+  return keepInShadow(a, planned, deps);
+}
+
+/** What a version the registry has stopped "wrote": nothing. */
+function stoppedResult(mode: StoppedMode): WriteBackResult {
+  const bundle: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: [] };
+  return { mode, via: 'none', bundle, written: [], created: 0, existing: 0, superseded: [] };
 }
 
 async function writeLive(
