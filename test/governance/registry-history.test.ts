@@ -30,8 +30,19 @@ describe("the console's model history from the registry", () => {
     const history = await new RegistryModelHistory(db).history('cardio');
     expect(history).toEqual([
       expect.objectContaining({ version: '2.0.0', mode: 'shadow', reason: expect.stringMatching(/as configured/) }),
-      expect.objectContaining({ version: '1.0.0', mode: 'preliminary', by: 'dr-lead', evidence: 'vr-1', at: '2026-01-01T00:00:00.000Z' }),
-      expect.objectContaining({ version: '1.0.0', mode: 'final', evidence: 'vr-2', reason: 'validated on our population' }),
+      expect.objectContaining({
+        version: '1.0.0',
+        mode: 'preliminary',
+        by: 'dr-lead',
+        evidence: 'vr-1',
+        at: '2026-01-01T00:00:00.000Z',
+      }),
+      expect.objectContaining({
+        version: '1.0.0',
+        mode: 'final',
+        evidence: 'vr-2',
+        reason: 'validated on our population',
+      }),
     ]);
     expect(await new RegistryModelHistory(db).history('other')).toEqual([]);
   });
