@@ -14,11 +14,14 @@ import { type RunningIntake, startIntake } from './jobs/intake-jobs.js';
 import { withModelRateLimit } from './jobs/model-rate-limit.js';
 import { RateLimiter } from './jobs/rate-limiter.js';
 import { producerConnection, ready } from './jobs/redis-connection.js';
+import { createValidateQueue, type ValidateQueue } from './jobs/validate-queue.js';
 import { type RunningWorkers, startWorkers } from './jobs/workers.js';
 import type { Model } from './models/model.js';
 import type { RegisteredModel } from './models/registry.js';
 import { type Monitoring, startMonitoring } from './monitoring/monitoring.js';
 import { instrumentEhrClient } from './observability/ehr-metrics.js';
+import { ValidationReportStore } from './validation/report-store.js';
+import { configuredModels } from './validation/validation-spec.js';
 import { SERVICE_VERSION } from './version.js';
 
 export interface ServiceRoles {
@@ -32,6 +35,8 @@ export interface RunningService {
   app?: FastifyInstance;
   eventsQueue: EventsQueue;
   assessQueue: AssessQueue;
+  /** `$validate-model` runs. */
+  validateQueue: ValidateQueue;
   workers?: RunningWorkers;
   redis: Redis;
   /** PostgreSQL for durable records, when DATABASE_URL is set (schema migrated at start-up). */
@@ -63,6 +68,10 @@ export async function startService(
   const prefix = cfg.QUEUE_PREFIX;
   const eventsQueue = createEventsQueue(redis, prefix);
   const assessQueue = createAssessQueue(redis, prefix);
+  const validateQueue = createValidateQueue(redis, prefix);
+  // Validation runs the models as configured (MODELS_FILE / MODELS), exactly as `fhir-assess validate` does.
+  const validatable = configuredModels(cfg);
+  const reports = db ? new ValidationReportStore(db) : undefined;
   const sources = new SourceRegistry(cfg.sources);
   for (const { source, client } of sources.all()) instrumentEhrClient(client, source.name); // EHR requests by status
   const limiter = new RateLimiter(redis, prefix);
@@ -132,6 +141,16 @@ export async function startService(
         shadowRetentionDays: cfg.SHADOW_RETENTION_DAYS,
         monitor: monitoring.outputs,
       },
+      validation: {
+        sources,
+        configured: validatable,
+        store: reports,
+        workDir: cfg.VALIDATION_WORK_DIR,
+        ratePerSecond: cfg.VALIDATION_RATE,
+        concurrency: cfg.VALIDATION_CONCURRENCY,
+        deidentifySecret: cfg.DEIDENTIFY_SECRET,
+        logger,
+      },
     });
   }
 
@@ -143,6 +162,8 @@ export async function startService(
         sources,
         assessQueue,
         eventsQueue,
+        validateQueue,
+        validatable,
         modelIds: models.map((m) => m.id),
         registered,
         db,
@@ -200,6 +221,7 @@ export async function startService(
     app,
     eventsQueue,
     assessQueue,
+    validateQueue,
     workers,
     redis,
     db,
@@ -215,6 +237,7 @@ export async function startService(
       await intake.close();
       await eventsQueue.close();
       await assessQueue.close();
+      await validateQueue.close();
       redis.disconnect();
       await db?.end();
     },

@@ -10,10 +10,12 @@ import type { EventsQueue } from '../jobs/events-queue.js';
 import { createIntakeQueue } from '../jobs/intake-queue.js';
 import { ASSESS_QUEUE } from '../jobs/queue-names.js';
 import { workerConnection } from '../jobs/redis-connection.js';
+import type { ValidateQueue } from '../jobs/validate-queue.js';
 import type { RegisteredModel } from '../models/registry.js';
 import type { DriftMonitor } from '../monitoring/drift.js';
 import { registerQueueMetrics } from '../observability/queue-metrics.js';
 import { ValidationReportStore } from '../validation/report-store.js';
+import type { ConfiguredModel } from '../validation/validation-spec.js';
 import type { ApiDeps } from './api-deps.js';
 import { ApiAuthenticator } from './auth.js';
 import { feedbackKeys } from './cds-feedback.js';
@@ -32,6 +34,9 @@ export async function createApiServices(
     sources: SourceRegistry;
     assessQueue: AssessQueue;
     eventsQueue: EventsQueue;
+    validateQueue: ValidateQueue;
+    /** The configured models `$validate-model` may validate. */
+    validatable: readonly ConfiguredModel[];
     modelIds: string[];
     /** For the operator console: the models with their modes, the database and drift, when present. */
     registered?: readonly RegisteredModel[];
@@ -48,8 +53,9 @@ export async function createApiServices(
   await assessEvents.waitUntilReady();
   // The intake maintenance queue is owned by the intake scheduler; a handle of our own shows it too.
   const intakeQueue = createIntakeQueue(shared.redis, cfg.QUEUE_PREFIX);
-  const queues = [shared.eventsQueue, shared.assessQueue, intakeQueue];
+  const queues = [shared.eventsQueue, shared.assessQueue, intakeQueue, shared.validateQueue];
   registerQueueMetrics(queues, shared.redis, feedbackKeys(cfg.QUEUE_PREFIX).counts);
+  const reports = shared.db ? new ValidationReportStore(shared.db) : undefined;
   const deps: ApiDeps = {
     sources: shared.sources,
     assessQueue: shared.assessQueue,
@@ -79,7 +85,7 @@ export async function createApiServices(
           keyPrefix: cfg.QUEUE_PREFIX,
           registered: shared.registered,
           history: new ConfiguredModelHistory(shared.registered),
-          reports: shared.db ? new ValidationReportStore(shared.db) : undefined,
+          reports,
           drift: shared.drift,
           driftThreshold: cfg.DRIFT_PSI_THRESHOLD,
           driftWindowDays: cfg.DRIFT_WINDOW_DAYS,
@@ -91,6 +97,12 @@ export async function createApiServices(
             .map((s) => s.name),
         }
       : undefined,
+    validation: {
+      queue: shared.validateQueue,
+      requests: new AssessRequests(shared.redis, cfg.QUEUE_PREFIX, 'validate-request'),
+      configured: shared.validatable,
+      store: reports,
+    },
   };
   return {
     deps,
