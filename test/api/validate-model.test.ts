@@ -272,6 +272,16 @@ describe('FHIR REST API: $validate-model and its status URL', () => {
       /validation run val-[0-9a-f]{24} failed after 1 attempt: validation: 1 patient record\(s\) could not be read, no report written: 1 × EHR answered HTTP 404 at Patient\/\{id\}: Not found\. Check that the EHR answers/,
     );
     expect(oo.issue[0].diagnostics).toMatch(/then POST the same \$validate-model again/);
+
+    // Asking again retries the failed run (with its attempts reset): the record is read again, and fails again.
+    const readsOf = () => seen.filter((x) => x.url.includes('/Patient/does-not-exist')).length;
+    const before = readsOf();
+    const retried = await post(undefined, key, `?model=pce-2013&asOf=2011-01-01&population=Group/${group.id}`);
+    expect(retried.status).toBe(202);
+    const again = await finalStatus(retried.headers.get('content-location') as string);
+    expect(again.res.status).toBe(502);
+    expect(((await again.res.json()) as OperationOutcome).issue[0].diagnostics).toMatch(/failed after 1 attempt/);
+    expect(readsOf()).toBeGreaterThan(before);
   }, 60_000);
 
   it('When no database is configured, Then a valid request is answered 501 saying to set DATABASE_URL', async () => {
