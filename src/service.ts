@@ -16,12 +16,15 @@ import { withModelRateLimit } from './jobs/model-rate-limit.js';
 import { RateLimiter } from './jobs/rate-limiter.js';
 import type { RedisClient } from './jobs/redis-connection.js';
 import { producerConnection, ready } from './jobs/redis-connection.js';
+import { createValidateQueue, type ValidateQueue } from './jobs/validate-queue.js';
 import { type RunningWorkers, startWorkers } from './jobs/workers.js';
 import type { Model } from './models/model.js';
 import type { RegisteredModel } from './models/registry.js';
 import { type Monitoring, startMonitoring } from './monitoring/monitoring.js';
 import { instrumentEhrClient } from './observability/ehr-metrics.js';
 import { startHealthServer } from './observability/health-server.js';
+import { ValidationReportStore } from './validation/report-store.js';
+import { configuredModels } from './validation/validation-spec.js';
 import { SERVICE_VERSION } from './version.js';
 
 export interface ServiceRoles {
@@ -35,6 +38,8 @@ export interface RunningService {
   app?: FastifyInstance;
   eventsQueue: EventsQueue;
   assessQueue: AssessQueue;
+  /** `$validate-model` runs. */
+  validateQueue: ValidateQueue;
   workers?: RunningWorkers;
   redis: RedisClient;
   /** PostgreSQL for durable records, when DATABASE_URL is set (schema migrated at start-up). */
@@ -68,6 +73,10 @@ export async function startService(
   const prefix = cfg.QUEUE_PREFIX;
   const eventsQueue = createEventsQueue(redis, prefix);
   const assessQueue = createAssessQueue(redis, prefix);
+  const validateQueue = createValidateQueue(redis, prefix);
+  // Validation runs the models as configured (MODELS_FILE / MODELS), exactly as `fhir-assess validate` does.
+  const validatable = configuredModels(cfg);
+  const reports = db ? new ValidationReportStore(db) : undefined;
   const sources = new SourceRegistry(cfg.sources);
   for (const { source, client } of sources.all()) instrumentEhrClient(client, source.name); // EHR requests by status
   const limiter = new RateLimiter(redis, prefix);
@@ -150,6 +159,16 @@ export async function startService(
         monitor: monitoring.outputs,
         governance,
       },
+      validation: {
+        sources,
+        configured: validatable,
+        store: reports,
+        workDir: cfg.VALIDATION_WORK_DIR,
+        ratePerSecond: cfg.VALIDATION_RATE,
+        concurrency: cfg.VALIDATION_CONCURRENCY,
+        deidentifySecret: cfg.DEIDENTIFY_SECRET,
+        logger,
+      },
     });
   }
 
@@ -161,6 +180,8 @@ export async function startService(
         sources,
         assessQueue,
         eventsQueue,
+        validateQueue,
+        validatable,
         modelIds: models.map((m) => m.id),
         registered,
         db,
@@ -228,6 +249,7 @@ export async function startService(
     app,
     eventsQueue,
     assessQueue,
+    validateQueue,
     workers,
     redis,
     db,
@@ -246,6 +268,7 @@ export async function startService(
       await governance?.close();
       await eventsQueue.close();
       await assessQueue.close();
+      await validateQueue.close();
       redis.disconnect();
       await db?.end();
     },

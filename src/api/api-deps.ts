@@ -7,6 +7,9 @@ import type { SourceRegistry } from '../fhir/source-client.js';
 import type { AssessQueue } from '../jobs/assess-queue.js';
 import type { AssessRequests } from '../jobs/assess-requests.js';
 import type { RedisClient } from '../jobs/redis-connection.js';
+import type { ValidateQueue } from '../jobs/validate-queue.js';
+import type { ValidationReportStore } from '../validation/report-store.js';
+import type { ConfiguredModel } from '../validation/validation-spec.js';
 import { ApiError } from './api-error.js';
 import type { ApiAuthenticator } from './auth.js';
 
@@ -36,6 +39,17 @@ export interface ApiDeps {
   db?: Database;
   /** This service's version (the review Provenance names it). */
   serviceVersion: string;
+  /** `$validate-model`: its queue, its requests, the configured models and the report store. */
+  validation: ValidationApiDeps;
+}
+
+export interface ValidationApiDeps {
+  queue: ValidateQueue;
+  requests: AssessRequests;
+  /** Models a request may name (MODELS_FILE / MODELS), as the workers resolve them. */
+  configured: readonly ConfiguredModel[];
+  /** Absent without DATABASE_URL: then `$validate-model` answers 501. */
+  store?: ValidationReportStore;
 }
 
 /** The named source (default: the first configured one); an unknown name is a 400. */

@@ -9,15 +9,17 @@ import { cdsHooksRoutes } from './cds-hooks.js';
 import { metricsRoutes } from './metrics-routes.js';
 import { queueDashboard } from './queue-dashboard.js';
 import { reviewRoutes } from './review-routes.js';
+import { validateRoutes } from './validate-routes.js';
 
 /**
- * Everything besides intake: the FHIR operations (`$assess`, its status URL, metadata), CDS Hooks,
+ * Everything besides intake: the FHIR operations (`$assess`, `$validate-model`, their status URLs, metadata), CDS Hooks,
  * `/metrics`, the queue dashboard and the operator console. Authentication per route: see docs/api.md.
  */
 export async function apiRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   await capabilityRoutes(app, deps.publicUrl);
   await assessRoutes(app, deps);
   await assessStatusRoutes(app, deps);
+  await validateRoutes(app, deps);
   await cdsHooksRoutes(app, deps);
   await reviewRoutes(app, deps);
   await auditRoutes(app, deps);

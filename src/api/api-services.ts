@@ -11,11 +11,13 @@ import { createIntakeQueue } from '../jobs/intake-queue.js';
 import { ASSESS_QUEUE } from '../jobs/queue-names.js';
 import type { RedisClient } from '../jobs/redis-connection.js';
 import { workerConnection } from '../jobs/redis-connection.js';
+import type { ValidateQueue } from '../jobs/validate-queue.js';
 import type { RegisteredModel } from '../models/registry.js';
 import type { DriftMonitor } from '../monitoring/drift.js';
 import { registerQueueMetrics } from '../observability/queue-metrics.js';
 import { registerReviewMetrics } from '../observability/review-metrics.js';
 import { ValidationReportStore } from '../validation/report-store.js';
+import type { ConfiguredModel } from '../validation/validation-spec.js';
 import { SERVICE_VERSION } from '../version.js';
 import type { ApiDeps } from './api-deps.js';
 import { ApiAuthenticator } from './auth.js';
@@ -35,6 +37,9 @@ export async function createApiServices(
     sources: SourceRegistry;
     assessQueue: AssessQueue;
     eventsQueue: EventsQueue;
+    validateQueue: ValidateQueue;
+    /** The configured models `$validate-model` may validate. */
+    validatable: readonly ConfiguredModel[];
     modelIds: string[];
     /** For the operator console: the models with their modes, the database and drift, when present. */
     registered?: readonly RegisteredModel[];
@@ -51,9 +56,10 @@ export async function createApiServices(
   await assessEvents.waitUntilReady();
   // The intake maintenance queue is owned by the intake scheduler; a handle of our own shows it too.
   const intakeQueue = createIntakeQueue(shared.redis, cfg.QUEUE_PREFIX);
-  const queues = [shared.eventsQueue, shared.assessQueue, intakeQueue];
+  const queues = [shared.eventsQueue, shared.assessQueue, intakeQueue, shared.validateQueue];
   registerQueueMetrics(queues, shared.redis, feedbackKeys(cfg.QUEUE_PREFIX).counts);
   registerReviewMetrics(shared.sources);
+  const reports = shared.db ? new ValidationReportStore(shared.db) : undefined;
   const deps: ApiDeps = {
     sources: shared.sources,
     assessQueue: shared.assessQueue,
@@ -84,7 +90,7 @@ export async function createApiServices(
           registered: shared.registered,
           // The model registry's recorded promotions and recalls when there is a database, else the configuration.
           history: shared.db ? new RegistryModelHistory(shared.db) : new ConfiguredModelHistory(shared.registered),
-          reports: shared.db ? new ValidationReportStore(shared.db) : undefined,
+          reports,
           drift: shared.drift,
           driftThreshold: cfg.DRIFT_PSI_THRESHOLD,
           driftWindowDays: cfg.DRIFT_WINDOW_DAYS,
@@ -98,6 +104,12 @@ export async function createApiServices(
       : undefined,
     db: shared.db,
     serviceVersion: SERVICE_VERSION,
+    validation: {
+      queue: shared.validateQueue,
+      requests: new AssessRequests(shared.redis, cfg.QUEUE_PREFIX, 'validate-request'),
+      configured: shared.validatable,
+      store: reports,
+    },
   };
   return {
     deps,

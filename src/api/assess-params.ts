@@ -12,6 +12,7 @@ const ParameterSchema = z
     valueCode: z.string().optional(),
     valueId: z.string().optional(),
     valueDate: z.string().optional(),
+    valueInteger: z.number().optional(),
     valueReference: z.object({ reference: z.string().optional() }).optional(),
   })
   .loose();
@@ -42,20 +43,7 @@ const KNOWN = new Set(['model', 'patient', 'source', 'mode', 'asOf']);
  * @throws ApiError 400/413/422 naming the problem (sent as an OperationOutcome)
  */
 export function parseAssessParams(query: unknown, body: unknown, knownModels: string[]): AssessParams {
-  const values = new Map<string, string[]>();
-  const add = (name: string, value: string | undefined) => {
-    if (value !== undefined) values.set(name, [...(values.get(name) ?? []), value]);
-  };
-  for (const [k, v] of Object.entries((query ?? {}) as Record<string, string | string[]>)) {
-    for (const one of Array.isArray(v) ? v : [v]) add(k, one);
-  }
-  if (body !== undefined && body !== null) {
-    const parsed = ParametersSchema.safeParse(body);
-    if (!parsed.success) throw bad(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-    for (const p of parsed.data.parameter ?? []) {
-      add(p.name, p.valueString ?? p.valueCode ?? p.valueId ?? p.valueDate ?? p.valueReference?.reference);
-    }
-  }
+  const values = operationParameters(query, body);
   const unknown = [...values.keys()].filter((k) => !KNOWN.has(k));
   if (unknown.length) throw bad(`unknown parameter(s): ${unknown.join(', ')}`);
   for (const unsupported of ['mode', 'asOf']) {
@@ -78,6 +66,29 @@ export function parseAssessParams(query: unknown, body: unknown, knownModels: st
   const sources = values.get('source');
   if (sources && sources.length > 1) throw bad('at most one source');
   return { models: models ? [...new Set(models)] : undefined, patients: [...new Set(patients)], source: sources?.[0] };
+}
+
+/**
+ * An operation's input from the query string and/or a Parameters body, by name (values as text).
+ * @throws ApiError 400 when the body is not a Parameters resource
+ */
+export function operationParameters(query: unknown, body: unknown): Map<string, string[]> {
+  const values = new Map<string, string[]>();
+  const add = (name: string, value: string | undefined) => {
+    if (value !== undefined) values.set(name, [...(values.get(name) ?? []), value]);
+  };
+  for (const [k, v] of Object.entries((query ?? {}) as Record<string, string | string[]>)) {
+    for (const one of Array.isArray(v) ? v : [v]) add(k, one);
+  }
+  if (body !== undefined && body !== null) {
+    const parsed = ParametersSchema.safeParse(body);
+    if (!parsed.success) throw bad(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    for (const p of parsed.data.parameter ?? []) {
+      const integer = p.valueInteger === undefined ? undefined : String(p.valueInteger);
+      add(p.name, p.valueString ?? p.valueCode ?? p.valueId ?? p.valueDate ?? integer ?? p.valueReference?.reference);
+    }
+  }
+  return values;
 }
 
 /** `Patient/{id}` (or a bare id) to the id; anything else is a 400. */

@@ -181,7 +181,8 @@ async function ensurePatientExists(client: FhirClient, patientId: string, source
   }
 }
 
-function ehrError(err: unknown, what: string, source = 'the EHR'): ApiError {
+/** An EHR read's failure as the API reports it: 404 for a missing resource, 502 for the EHR's other refusals and failures. */
+export function ehrError(err: unknown, what: string, source = 'the EHR'): ApiError {
   if (err instanceof FhirHttpError && (err.status === 404 || err.status === 410))
     return new ApiError(404, `${what} not found on ${source}`);
   if (err instanceof FhirHttpError && err.status < 500)

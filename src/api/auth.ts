@@ -6,6 +6,8 @@ import { createRemoteJWKSet, type JWTVerifyGetKey, errors as joseErrors, jwtVeri
 export const SCOPES = {
   /** Run `$assess`, read and cancel its status. */
   assess: 'fhir-assess/assess',
+  /** Start `$validate-model` (a population-wide read of the EHR), read its status. */
+  validate: 'fhir-assess/validate',
   /** Read `/metrics`, use the queue dashboard. */
   admin: 'fhir-assess/admin',
   /** Review (`$review`) and list the assessments awaiting review. */

@@ -9,6 +9,7 @@ import { sendFhir } from './api-deps.js';
 /** Our CapabilityStatement as shipped in fhir-profiles/ (the conformance source of truth). */
 export const CAPABILITY_FILE = join(PROJECT_ROOT, 'fhir-profiles', 'CapabilityStatement-fhir-assess.json');
 const ASSESS_OPERATION = 'http://fhir-assess.dev/OperationDefinition/assess';
+const VALIDATE_MODEL_OPERATION = 'http://fhir-assess.dev/OperationDefinition/validate-model';
 
 /**
  * `GET /fhir/metadata` (public, as FHIR requires): fhir-profiles/CapabilityStatement-fhir-assess.json
@@ -34,7 +35,7 @@ export function loadCapabilityStatement(publicUrl?: string): CapabilityStatement
   };
 }
 
-/** The minimal statement served until fhir-profiles ships one: `$assess` at Patient, Group and system level. */
+/** The minimal statement served until fhir-profiles ships one: `$assess` at Patient, Group and system level, `$validate-model`. */
 function builtInCapabilityStatement(): CapabilityStatement {
   const op = { name: 'assess', definition: ASSESS_OPERATION };
   return {
@@ -61,7 +62,7 @@ function builtInCapabilityStatement(): CapabilityStatement {
           { type: 'Patient', operation: [op] },
           { type: 'Group', operation: [op] },
         ],
-        operation: [op],
+        operation: [op, { name: 'validate-model', definition: VALIDATE_MODEL_OPERATION }],
       },
     ],
   };

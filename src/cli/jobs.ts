@@ -5,6 +5,7 @@ import { createEventsQueue } from '../jobs/events-queue.js';
 import { type FailedJobRow, listFailedJobs, retryAllFailed, retryFailedJobs } from '../jobs/failed-jobs.js';
 import { createIntakeQueue } from '../jobs/intake-queue.js';
 import { producerConnection, ready } from '../jobs/redis-connection.js';
+import { createValidateQueue } from '../jobs/validate-queue.js';
 import { intOption, parse, UsageError } from './args.js';
 import type { CliIo } from './backfill.js';
 
@@ -33,6 +34,7 @@ export async function jobsCommand(
     createEventsQueue(redis, cfg.QUEUE_PREFIX),
     createAssessQueue(redis, cfg.QUEUE_PREFIX),
     createIntakeQueue(redis, cfg.QUEUE_PREFIX),
+    createValidateQueue(redis, cfg.QUEUE_PREFIX),
   ];
   try {
     const queues = pickQueues(all, values.queue as string | undefined);

@@ -5,14 +5,23 @@ import { type Config, loadConfig } from '../config/config.js';
 import { openMigratedDatabase } from '../db/open-migrated.js';
 import { FHIR_ID } from '../fhir/fhir-id.js';
 import { SourceRegistry } from '../fhir/source-client.js';
-import { buildModelRegistry, type RegisteredModel } from '../models/registry.js';
+import type { Model } from '../models/model.js';
 import { createLogger } from '../util/logger.js';
-import { buildReport, type ValidationReport } from '../validation/report.js';
+import type { ValidationReport } from '../validation/report.js';
 import { reportDocument } from '../validation/report-html.js';
 import { ValidationReportStore } from '../validation/report-store.js';
 import { runValidation } from '../validation/run-validation.js';
-import { targetFor, UnknownTargetError, type ValidationTarget } from '../validation/targets.js';
+import type { ValidationTarget } from '../validation/targets.js';
 import { validationProgress } from '../validation/validation-progress.js';
+import {
+  buildReports,
+  configuredModels,
+  parseHorizonYears,
+  parseTargetSpecs,
+  resolveValidatedModel,
+  selectionText,
+  ValidationSpecError,
+} from '../validation/validation-spec.js';
 import { intOption, parse, UsageError } from './args.js';
 import { type CliIo, EXIT_ASSESSMENTS_FAILED, EXIT_INTERRUPTED, readPatientsFile } from './backfill.js';
 
@@ -45,13 +54,6 @@ function parseDate(v: string | undefined, option: string, what: string): Date {
   return new Date(`${v}T00:00:00Z`);
 }
 
-function parseHorizon(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const m = /^(\d+)y?$/.exec(v);
-  if (!m) throw new UsageError(`--horizon must be whole years such as 10y, got '${v}'`);
-  return Number(m[1]);
-}
-
 function parseSelection(v: Values): Selection {
   const population = v.population as string | undefined;
   const group = (v.group as string | undefined) ?? /^Group\/(.+)$/.exec(population ?? '')?.[1];
@@ -65,46 +67,23 @@ function parseSelection(v: Values): Selection {
   throw new UsageError(`--population must be all or Group/ID, got '${population}'`);
 }
 
-function selectionText(s: Selection): string {
-  return s.kind === 'all' ? 'all patients' : s.kind === 'group' ? `Group/${s.id}` : `patients of ${s.file}`;
-}
-
-/** The configured model each `--model` prediction comes from (embedded models: by their calculators). */
-function resolveModel(registry: RegisteredModel[], cfg: Config, targets: ValidationTarget[], version?: string) {
-  const candidates = registry.filter((_r, i) => {
-    const spec = cfg.models[i];
-    if (spec.type !== 'embedded') return false;
-    const calculators = spec.calculators ?? 'all';
-    return targets.every((t) => calculators === 'all' || calculators.includes(t.calculator));
-  });
-  const matching = version ? candidates.filter((r) => r.model.version === version) : candidates;
-  const list = candidates.map((r) => `${r.model.id}@${r.model.version}`).join(', ') || 'none';
-  if (matching.length === 0)
-    throw new UsageError(
-      `no configured model computes ${targets.map((t) => t.prediction).join(', ')}${version ? ` at version ${version}` : ''}; configured models that do: ${list}`,
-    );
-  if (matching.length > 1)
-    throw new UsageError(`several configured models compute it (${list}): give @VERSION or set MODELS`);
-  return matching[0].model;
-}
-
-function parseTargets(v: Values): { targets: ValidationTarget[]; version?: string } {
+/** The predictions `--model` names and the configured model that computes them (usage errors say what can). */
+function parseTargets(v: Values, cfg: Config): { targets: ValidationTarget[]; model: Model } {
   const spec = v.model as string | undefined;
   if (!spec) throw new UsageError('--model is required, e.g. --model pce-2013 or --model pce-2013@0.2.0');
-  const versions = new Set<string>();
-  const targets = spec.split(',').map((part) => {
-    const [id, version] = part.trim().split('@');
-    if (version) versions.add(version);
-    try {
-      return targetFor(id, parseHorizon(v.horizon as string | undefined));
-    } catch (err) {
-      if (err instanceof UnknownTargetError) throw new UsageError(`--model: ${err.message}`);
-      throw err;
-    }
-  });
-  if (versions.size > 1)
-    throw new UsageError('--model: give one @VERSION for all predictions (they come from one model)');
-  return { targets, version: [...versions][0] };
+  let horizon: number | undefined;
+  try {
+    horizon = parseHorizonYears(v.horizon as string | undefined);
+  } catch (err) {
+    throw new UsageError(`--${(err as Error).message}`);
+  }
+  try {
+    const { targets, version } = parseTargetSpecs([spec], horizon);
+    return { targets, model: resolveValidatedModel(configuredModels(cfg), targets, version) };
+  } catch (err) {
+    if (err instanceof ValidationSpecError) throw new UsageError(`--model: ${err.message}`);
+    throw err;
+  }
 }
 
 function summary(r: ValidationReport, files: string[], stored: string): string {
@@ -148,10 +127,9 @@ export async function validateCommand(
       ? undefined
       : parseDate(until, 'records-complete-until', 'the data extraction date up to which records are complete');
   if (completeUntil && completeUntil <= asOf) throw new UsageError('--records-complete-until must be after --as-of');
-  const { targets, version } = parseTargets(v);
-  const selection = parseSelection(v);
   const cfg = loadConfig(env);
-  const model = resolveModel(buildModelRegistry(cfg), cfg, targets, version);
+  const { targets, model } = parseTargets(v, cfg);
+  const selection = parseSelection(v);
   const source = (v.source as string | undefined) ?? cfg.sources[0].name;
   if (!cfg.sources.some((s) => s.name === source)) throw new UsageError(`--source: unknown source '${source}'`);
   const outDir = resolve((v.out as string | undefined) ?? 'validation-reports');
@@ -198,12 +176,14 @@ export async function validateCommand(
       reps: intOption(v.bootstrap as string | undefined, 'bootstrap', 200),
       seed: intOption(v.seed as string | undefined, 'seed', 1),
     };
-    const reports = targets.map((target) =>
-      buildReport(
-        run.rows.filter((r) => r.prediction === target.prediction),
-        { target, model, asOf, completeUntil, source, selection: selectionText(selection), bootstrap },
-      ),
-    );
+    const reports = buildReports(run.rows, targets, {
+      model,
+      asOf,
+      completeUntil,
+      source,
+      selection: selectionText(selection),
+      bootstrap,
+    });
     await storeAndPrint(reports, cfg, outDir, io);
     run.checkpoint.remove();
     return 0;

@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { loadModelSpecs, type ModelSpec } from '../models/registry-config.js';
 import { API_SETTINGS, apiSettingsProblems } from './api-settings.js';
@@ -119,6 +121,12 @@ export const ConfigSchema = z.object({
   DRIFT_MIN_SAMPLES: int(1, 100_000).default(50),
   /** How often workers check drift and log alerts, ms. */
   DRIFT_CHECK_INTERVAL_MS: int(10_000, 86_400_000).default(300_000),
+  /** `$validate-model` runs: patient records read per second per run (0 = unpaced), like `validate --rate`. */
+  VALIDATION_RATE: z.coerce.number().min(0).max(10_000).default(10),
+  /** `$validate-model` runs: records read at once per run, like `validate --concurrency`. */
+  VALIDATION_CONCURRENCY: int(1, 64).default(4),
+  /** Where workers keep the checkpoints of `$validate-model` runs (ids and computed values only). */
+  VALIDATION_WORK_DIR: z.string().min(1).default(join(tmpdir(), 'fhir-assess-validation')),
   /** REST API, its auth, CDS Hooks, dashboard and rate limits (src/config/api-settings.ts). */
   ...API_SETTINGS,
   /** OpenTelemetry tracing, off by default (src/config/tracing-settings.ts). */

@@ -19,11 +19,15 @@ export interface AssessRequest {
   cancelled?: string;
 }
 
-/** Tracks `$assess` requests and their job ids (`{prefix}:assess-request:{id}` + `...:jobs`). */
+/**
+ * Tracks `$assess` requests and their job ids (`{prefix}:assess-request:{id}` + `...:jobs`);
+ * `$validate-model` requests the same way under their own namespace (`validate-request`).
+ */
 export class AssessRequests {
   constructor(
     private readonly redis: RedisClient,
     private readonly prefix: string,
+    private readonly namespace: 'assess-request' | 'validate-request' = 'assess-request',
   ) {}
 
   /** A fresh request id: 24 hex characters, unguessable (the status URL is a capability). */
@@ -70,6 +74,6 @@ export class AssessRequests {
   }
 
   private key(id: string): string {
-    return `${this.prefix}:assess-request:${id}`;
+    return `${this.prefix}:${this.namespace}:${id}`;
   }
 }

@@ -1,6 +1,8 @@
 /** Queue names; BullMQ keys are `{prefix}:{name}:...` (use a `{hash-tag}` prefix on Redis Cluster). */
 export const EVENTS_QUEUE = 'events';
 export const ASSESS_QUEUE = 'assess';
+/** Retrospective validation runs (`$validate-model`): one long job per run. */
+export const VALIDATE_QUEUE = 'validate';
 
 /**
  * BullMQ priorities: lower runs first. On-demand API calls for one patient > live events > API

@@ -8,12 +8,14 @@ import { type ChangeEvent, ChangeEventSchema } from '../intake/change-event.js';
 import { isPermanentModelError } from '../models/remote/errors.js';
 import { jobLogger } from '../observability/log-fields.js';
 import { queueTelemetry } from '../observability/tracing.js';
+import { processValidationJob, type ValidationJobDeps } from '../validation/validation-job.js';
 import { WriteBackValidationError } from '../writeback/validate.js';
 import { type AssessLimits, runWithSourceLimit } from './assess-gate.js';
 import { type AssessJob, type AssessJobResult, AssessJobSchema } from './assess-queue.js';
 import { type EventDeps, type EventOutcome, processChangeEvent } from './process-change-event.js';
-import { ASSESS_QUEUE, EVENTS_QUEUE } from './queue-names.js';
+import { ASSESS_QUEUE, EVENTS_QUEUE, VALIDATE_QUEUE } from './queue-names.js';
 import { workerConnection } from './redis-connection.js';
+import { type ValidateJob, type ValidateJobResult, ValidateJobSchema } from './validate-queue.js';
 import { DEFAULT_STALL_SETTINGS, type StallSettings } from './worker-settings.js';
 
 export interface WorkerOptions {
@@ -28,11 +30,14 @@ export interface WorkerOptions {
   limits?: AssessLimits;
   /** Crashed-worker recovery timing (default DEFAULT_STALL_SETTINGS). */
   stall?: Partial<StallSettings>;
+  /** `$validate-model` runs (absent: this process runs none). */
+  validation?: ValidationJobDeps;
 }
 
 export interface RunningWorkers {
   events: Worker<ChangeEvent, EventOutcome>;
   assess: Worker<AssessJob, AssessJobResult>;
+  validate?: Worker<ValidateJob, ValidateJobResult>;
   close(): Promise<void>;
 }
 
@@ -116,7 +121,8 @@ export function startWorkers(opts: WorkerOptions): RunningWorkers {
       ...stall,
     },
   );
-  for (const w of [events, assess]) {
+  const validate = opts.validation && startValidateWorker(opts, opts.validation, stall);
+  for (const w of [events, assess, ...(validate ? [validate] : [])]) {
     w.on('failed', (job, err) =>
       opts.logger.warn({ queue: w.name, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job failed'),
     );
@@ -125,12 +131,29 @@ export function startWorkers(opts: WorkerOptions): RunningWorkers {
   return {
     events,
     assess,
+    validate,
     close: async () => {
+      // A validation run can take hours: interrupt it (it goes back to the queue and resumes from its checkpoint).
+      validate?.cancelAllJobs('shutdown');
       // Events first: in-flight events may still enqueue assessments.
       await events.close();
       await assess.close();
+      await validate?.close();
     },
   };
+}
+
+/** One run at a time per process: a run already reads `VALIDATION_CONCURRENCY` records at once. */
+function startValidateWorker(opts: WorkerOptions, deps: ValidationJobDeps, stall: StallSettings) {
+  return new Worker<ValidateJob, ValidateJobResult>(
+    VALIDATE_QUEUE,
+    (job, token, signal) => {
+      parseOrFail(ValidateJobSchema, job.data);
+      const logger = jobLogger(opts.logger, VALIDATE_QUEUE, job);
+      return classify(() => processValidationJob({ ...deps, logger }, job, token, signal));
+    },
+    { connection: workerConnection(opts.redisUrl), prefix: opts.prefix, concurrency: 1, ...stall },
+  );
 }
 
 function parseOrFail<T>(

@@ -78,7 +78,26 @@ export class ValidationReportStore {
   constructor(private readonly db: Database) {}
 
   async save(r: ValidationReport): Promise<void> {
-    await this.db.query(
+    await this.insert(this.db, r);
+  }
+
+  /** Stores the reports of one run together: all or none (a retried run then stores no duplicates). */
+  async saveAll(reports: ValidationReport[]): Promise<void> {
+    const client = await this.db.connect();
+    try {
+      await client.query('BEGIN');
+      for (const r of reports) await this.insert(client, r);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  private async insert(db: Pick<Database, 'query'>, r: ValidationReport): Promise<void> {
+    await db.query(
       `INSERT INTO validation_reports (id, created_at, model_id, model_version, prediction, as_of, horizon_years,
          source, population, assessed, events, report) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
       [

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { chooseEnumerator, type Selection } from '../backfill/choose-enumerator.js';
 import { Pacer } from '../backfill/pacer.js';
+import { FhirHttpError } from '../fhir/fhir-client.js';
 import type { SourceRegistry } from '../fhir/source-client.js';
 import type { Model } from '../models/model.js';
 import { DEFAULT_PAGE_SIZE, RecordAssembler } from '../record/assemble-record.js';
@@ -51,12 +52,14 @@ export interface ValidationRun {
   rows: PatientRow[];
   /** Why records could not be read: grouped messages with a count (ids, paths and statuses only). */
   failures: { reason: string; count: number }[];
+  /** False when every failure was an EHR refusal (a 4xx other than 408/429) that a retry would repeat. */
+  retryable: boolean;
   checkpoint: CheckpointFile;
 }
 
 /** The run id: the same command resumes the same run. */
 export function validationRunId(
-  o: Pick<ValidationOptions, 'source' | 'selection' | 'asOf' | 'model' | 'targets'>,
+  o: Pick<ValidationOptions, 'source' | 'selection' | 'asOf' | 'completeUntil' | 'model' | 'targets'>,
 ): string {
   const sel = o.selection.kind === 'patients' ? { kind: 'patients', ids: o.selection.ids } : o.selection;
   const key = [
@@ -65,6 +68,8 @@ export function validationRunId(
     o.asOf.toISOString(),
     `${o.model.id}@${o.model.version}`,
     o.targets.map((t) => t.prediction),
+    // Follow-up (and so every row) depends on it; appended only when set so earlier run ids stay valid.
+    ...(o.completeUntil ? [o.completeUntil.toISOString()] : []),
   ];
   return `val-${createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16)}`;
 }
@@ -88,6 +93,7 @@ export async function runValidation(sources: SourceRegistry, opts: ValidationOpt
   const requires = [opts.model.requires, { resourceTypes: OUTCOME_TYPES }];
   const progress: ValidationProgress = { runId, phase: 'reading', done: done.size, failed: 0, resumed: done.size };
   const failures = new Map<string, number>();
+  let retryable = false;
   const enumerator = await chooseEnumerator({
     sources,
     source: opts.source,
@@ -107,8 +113,14 @@ export async function runValidation(sources: SourceRegistry, opts: ValidationOpt
       checkpoint.append(patientId, rows);
       progress.done++;
     } catch (err) {
-      const reason = (err as Error).message.replaceAll(patientId, '{id}');
+      // The EHR's status and path say what failed; the patient id is left out so that reasons group.
+      const text =
+        err instanceof FhirHttpError
+          ? `EHR answered HTTP ${err.status} at ${err.url}: ${err.message}`
+          : (err as Error).message;
+      const reason = text.replaceAll(patientId, '{id}');
       failures.set(reason, (failures.get(reason) ?? 0) + 1);
+      if (!(err instanceof FhirHttpError) || err.retryable) retryable = true;
       progress.failed++;
     }
     opts.onProgress?.({ ...progress, total: progress.total ?? enumerator.total });
@@ -132,5 +144,5 @@ export async function runValidation(sources: SourceRegistry, opts: ValidationOpt
   opts.onProgress?.(progress);
   const rows = [...seen].flatMap((id) => done.get(id) ?? []);
   const grouped = [...failures].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count);
-  return { progress, rows, failures: grouped, checkpoint };
+  return { progress, rows, failures: grouped, retryable, checkpoint };
 }

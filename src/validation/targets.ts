@@ -35,7 +35,7 @@ export function targetFor(prediction: string, horizonYears?: number): Validation
   if (horizonYears !== undefined && horizonYears !== own)
     throw new UnknownTargetError(
       `'${prediction}' predicts a ${own}-year risk; comparing it with outcomes over ${horizonYears} years would ` +
-        `miscalibrate it by construction: use --horizon ${own}y (or leave --horizon out)`,
+        `miscalibrate it by construction: ask for a horizon of ${own}y (or leave the horizon out)`,
     );
   return { prediction, calculator, horizonYears: own, outcome };
 }

@@ -7,7 +7,7 @@ import { type Config, loadConfig } from '../../src/config/config.js';
 import { FhirClient } from '../../src/fhir/fhir-client.js';
 import { createEmbeddedModel } from '../../src/models/embedded-model.js';
 import { DEFAULT_PATIENTS_FILE } from '../../src/paths.js';
-import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
+import { type Sandbox, type SandboxRequestSeen, startSandbox } from '../../src/sandbox/index.js';
 import { type RunningService, startService } from '../../src/service.js';
 import { createLogger, type Logger } from '../../src/util/logger.js';
 import { type TestRedis, useTestRedis } from '../helpers/redis.js';
@@ -69,9 +69,10 @@ export async function startApiFixture(
   name: string,
   env: Record<string, string> | ((idp: TestIdp) => Record<string, string>) = {},
   logger: Logger = createLogger('silent'),
+  onEhrResponse?: (seen: SandboxRequestSeen) => void,
 ): Promise<ApiFixture> {
   const redis = await useTestRedis();
-  const sandbox = await startSandbox({ dataFiles: [DEFAULT_PATIENTS_FILE], logger: false });
+  const sandbox = await startSandbox({ dataFiles: [DEFAULT_PATIENTS_FILE], logger: false, onResponse: onEhrResponse });
   const idp = await startTestIdp();
   const cfg = loadConfig({
     FHIR_BASE_URL: sandbox.baseUrl,
@@ -106,6 +107,7 @@ export async function startApiFixture(
     close: async () => {
       await service.eventsQueue.obliterate({ force: true }).catch(() => {});
       await service.assessQueue.obliterate({ force: true }).catch(() => {});
+      await service.validateQueue.obliterate({ force: true }).catch(() => {});
       const keys = await service.redis.keys(`${cfg.QUEUE_PREFIX}:*`).catch(() => [] as string[]);
       if (keys.length) await service.redis.del(...keys).catch(() => {});
       await service.close();

@@ -156,10 +156,11 @@ describe('FHIR REST API: $assess and its status URL', () => {
       sources: f.service.sources,
       assessQueue: f.service.assessQueue,
       eventsQueue: f.service.eventsQueue,
+      validateQueue: f.service.validateQueue,
     };
     const api = await createApiServices(
       { ...f.cfg, ASSESS_SYNC_TIMEOUT_MS: 300 },
-      { ...shared, modelIds: ['fhir-assess-risk-equations'] },
+      { ...shared, validatable: [], modelIds: ['fhir-assess-risk-equations'] },
     );
     const app = await buildApp({
       ...shared,

@@ -126,6 +126,13 @@ describe('ids that would change the path of an EHR request', () => {
       await check('Group/$assess', 'POST', `/fhir/Group/${id}/$assess`, auth);
       await check('$assess-status GET', 'GET', `/fhir/$assess-status/${id}`, auth);
       await check('$assess-status DELETE', 'DELETE', `/fhir/$assess-status/${id}`, auth);
+      await check('$validate-model-status GET', 'GET', `/fhir/$validate-model-status/${id}`, auth);
+      await check(
+        '$validate-model population',
+        'POST',
+        `/fhir/$validate-model?model=pce-2013&asOf=2011-01-01&population=${encodeURIComponent(`Group/${decodeURIComponent(id)}`)}`,
+        auth,
+      );
       await check('notify PUT', 'PUT', `/notify/Observation/${id}`, { 'x-notify-secret': NOTIFY_SECRET });
       await check('notify DELETE', 'DELETE', `/notify/Observation/${id}`, { 'x-notify-secret': NOTIFY_SECRET });
       const decoded = decodeURIComponent(id);
@@ -155,7 +162,7 @@ describe('ids that would change the path of an EHR request', () => {
     }
     const refused = answers.filter((a) => a.status === 400 && a.outcome);
     expect(answers.filter((a) => !(a.status === 400 && a.outcome))).toEqual([]);
-    expect(refused).toHaveLength(BAD_IDS.length * 9);
+    expect(refused).toHaveLength(BAD_IDS.length * 11);
     // Let any (wrongly) queued job run before looking at what the EHR saw.
     await new Promise((r) => setTimeout(r, 500));
     const reached = ehrPaths.slice(before).filter((p) => /\/\.\.?(?:\/|$)|%2e|x{65}/i.test(p) || /\/a\/b/.test(p));
@@ -180,6 +187,8 @@ describe('every route, fuzzed', () => {
     '/fhir/Group/{id}/$assess',
     '/fhir/$assess',
     '/fhir/$assess-status/{id}',
+    '/fhir/$validate-model',
+    '/fhir/$validate-model-status/{id}',
     '/fhir/metadata',
     '/notify',
     '/notify/{type}/{id}',

@@ -130,7 +130,7 @@ describe('operations: metrics, dashboard, logs', () => {
     const api = await fetch(`${dash}/api/queues?activeQueue=assess&page=1`, { headers: key });
     expect(api.status).toBe(200);
     const names = ((await api.json()) as { queues: { name: string }[] }).queues.map((q) => q.name).sort();
-    expect(names).toEqual(['assess', 'events', 'intake']);
+    expect(names).toEqual(['assess', 'events', 'intake', 'validate']);
     const assessOnly = await f.idp.sign({ sub: 'x', scope: 'fhir-assess/assess' });
     expect((await fetch(dash, { headers: { authorization: `Bearer ${assessOnly}` } })).status).toBe(403);
   });

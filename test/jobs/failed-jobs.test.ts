@@ -79,7 +79,7 @@ describe('fhir-assess jobs failed / retry', () => {
     expect(err.text()).toBe('not a failed job: 999999\n');
     await expect(jobsCommand(['retry'], f.env, { out: capture(), err })).rejects.toThrow(/needs job ids/);
     await expect(jobsCommand(['failed', '--queue', 'nope'], f.env, { out: capture(), err })).rejects.toThrow(
-      /--queue must be one of events, assess, intake/,
+      /--queue must be one of events, assess, intake, validate/,
     );
   });
 });

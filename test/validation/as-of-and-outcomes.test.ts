@@ -130,7 +130,7 @@ describe('one patient evaluated end to end', () => {
   });
 
   it('When a horizon other than the prediction’s is asked for, Then the target is refused with the right one named', () => {
-    expect(() => targetFor('pce-2013', 5)).toThrow(/predicts a 10-year risk.*--horizon 10y/);
+    expect(() => targetFor('pce-2013', 5)).toThrow(/predicts a 10-year risk.*a horizon of 10y/);
     expect(() => targetFor('news2')).toThrow(/no outcome definition for 'news2'/);
     expect(targetFor('kfre-4v-5y')).toMatchObject({ calculator: 'kfre-4v', horizonYears: 5 });
     // PREVENT predictions as the calculator names them since 0.3.0 (the variant is chosen per record).

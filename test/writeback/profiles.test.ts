@@ -112,6 +112,7 @@ describe('profiles: differential + generated snapshot', () => {
     const files = [
       'CapabilityStatement-fhir-assess.json',
       'OperationDefinition-assess.json',
+      'OperationDefinition-validate-model.json',
       ...[...loadProfiles().keys()],
     ];
     for (const file of files) {
