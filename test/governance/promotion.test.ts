@@ -13,6 +13,7 @@ import { createLogger } from '../../src/util/logger.js';
 import { capture } from '../helpers/capture.js';
 import { type TestDatabase, useTestDatabase } from '../helpers/postgres.js';
 import { type TestRedis, useTestRedis } from '../helpers/redis.js';
+import { storeValidationReport } from '../helpers/validation-report.js';
 
 const MODEL = 'fhir-assess-risk-equations@0.1.0';
 
@@ -30,6 +31,8 @@ describe('model lifecycle: a promotion reaches a running worker', () => {
   let patientId: string;
   let env: Record<string, string>;
   let n = 0;
+  /** Stored validation reports the promotions cite as evidence. */
+  let reports: [string, string];
 
   beforeAll(async () => {
     [redis, pg] = await Promise.all([useTestRedis(), useTestDatabase()]);
@@ -52,6 +55,8 @@ describe('model lifecycle: a promotion reaches a running worker', () => {
     service = await startService(loadConfig(env), { http: false, workers: true }, createLogger('silent'), [
       createEmbeddedModel(),
     ]);
+    const model = createEmbeddedModel();
+    reports = [await storeValidationReport(service.db!, model), await storeValidationReport(service.db!, model)];
     events = new QueueEvents(ASSESS_QUEUE, { connection: { url: redis.url }, prefix: env.QUEUE_PREFIX });
     await events.waitUntilReady();
   });
@@ -89,13 +94,16 @@ describe('model lifecycle: a promotion reaches a running worker', () => {
 
   it('When a promotion skips a step, lacks evidence or names a version that never ran, Then it is refused and nothing changes', async () => {
     const base = ['--by', 'Dr A. Governance', '--reason', 'validated locally'];
-    const skip = await models('promote', MODEL, '--to', 'final', ...base, '--evidence', 'vr-1');
+    const skip = await models('promote', MODEL, '--to', 'final', ...base, '--evidence', reports[0]);
     expect(skip).toMatchObject({
       code: 1,
       err: expect.stringMatching(/one step at a time: shadow → preliminary first/),
     });
     const noEvidence = await models('promote', MODEL, '--to', 'preliminary', ...base);
     expect(noEvidence.err).toMatch(/needs --evidence/);
+    // Evidence must be a validation report stored here (fhir-assess validate / $validate-model).
+    const unknown = await models('promote', MODEL, '--to', 'preliminary', ...base, '--evidence', 'vr-nowhere');
+    expect(unknown).toMatchObject({ code: 1, err: expect.stringMatching(/no validation report 'vr-nowhere'/) });
     const typo = await models(
       'promote',
       'fhir-assess-risk-equations@0.1.1',
@@ -103,7 +111,7 @@ describe('model lifecycle: a promotion reaches a running worker', () => {
       'preliminary',
       ...base,
       '--evidence',
-      'vr-1',
+      reports[0],
     );
     expect(typo.err).toMatch(/no version fhir-assess-risk-equations@0\.1\.1 has run here; known: .*@0\.1\.0/);
     expect(await assess()).toMatchObject({ mode: 'shadow' });
@@ -111,13 +119,13 @@ describe('model lifecycle: a promotion reaches a running worker', () => {
 
   it('When the version is promoted to preliminary, then final, Then the running worker writes preliminary, then final, results', async () => {
     const base = ['--by', 'Dr A. Governance', '--reason', 'validation report reviewed by the AI committee'];
-    const p = await models('promote', MODEL, '--to', 'preliminary', ...base, '--evidence', 'vr-2025-01');
+    const p = await models('promote', MODEL, '--to', 'preliminary', ...base, '--evidence', reports[0]);
     expect(p).toMatchObject({ code: 0, out: expect.stringMatching(/shadow → preliminary by Dr A\. Governance/) });
     const live = await assess();
     expect(live).toMatchObject({ mode: 'preliminary', created: 3 });
     expect(risks().map((r) => r.status)).toEqual(['preliminary']);
 
-    await models('promote', MODEL, '--to', 'final', ...base, '--evidence', 'vr-2025-02');
+    await models('promote', MODEL, '--to', 'final', ...base, '--evidence', reports[1]);
     // A new lab result: a new assessment (the same record would find its preliminary copies).
     await sandbox.repo.createResource<Observation>({
       resourceType: 'Observation',
@@ -137,8 +145,8 @@ describe('model lifecycle: a promotion reaches a running worker', () => {
 
     const show = await models('show', MODEL);
     expect(show.out).toMatch(/mode:\s+final\n\s+set by:\s+Dr A\. Governance/);
-    expect(show.out).toMatch(/shadow → preliminary.*evidence vr-2025-01/);
-    expect(show.out).toMatch(/preliminary → final.*evidence vr-2025-02/);
+    expect(show.out).toMatch(new RegExp(`shadow → preliminary.*evidence ${reports[0]}`));
+    expect(show.out).toMatch(new RegExp(`preliminary → final.*evidence ${reports[1]}`));
     const trail = await queryAudit(service.db!, { model: MODEL });
     expect(trail.map((r) => `${r.entry.action}:${r.entry.mode}`)).toEqual([
       'inference:shadow',

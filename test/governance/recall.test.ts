@@ -20,6 +20,7 @@ import { writeBack } from '../../src/writeback/write-back.js';
 import { capture } from '../helpers/capture.js';
 import { type TestDatabase, useTestDatabase } from '../helpers/postgres.js';
 import { type TestRedis, useTestRedis } from '../helpers/redis.js';
+import { storeValidationReport } from '../helpers/validation-report.js';
 import { goffLikeOutput, inputFor } from '../writeback/model-output.js';
 
 const CLI = 'dist/cli.js';
@@ -197,8 +198,9 @@ describe('models recall: resumable, idempotent, and final', () => {
     expect(sandbox.repo.count('RiskAssessment')).toBe(count);
     const shadow = await new ShadowStore(service.redis, env.QUEUE_PREFIX, 90).list({ source: 'ehr', model: MODEL });
     expect(shadow).toEqual([]);
+    const evidence = await storeValidationReport(service.db!, createEmbeddedModel({ id: MODEL_ID }));
     const promote = await modelsCommand(
-      ['promote', MODEL, '--to', 'preliminary', '--by', 'x', '--reason', 'y', '--evidence', 'z'],
+      ['promote', MODEL, '--to', 'preliminary', '--by', 'x', '--reason', 'y', '--evidence', evidence],
       env,
       { out: capture(), err: io.err },
     );

@@ -252,7 +252,7 @@ describe('clinician review: in the EHR, through $review, and a rejection', () =>
       patient: b.patient,
       actor: 'Practitioner/dr-v',
       written: [`RiskAssessment/${b.risks[0].id}`],
-      model: 'fhir-assess-risk-equations@0.2.0',
+      model: `${stack.service.registered[0].model.id}@${stack.service.registered[0].model.version}`,
       detail: { decision: 'cds-overridden', reasonCode: 'not-relevant' },
     });
   });
