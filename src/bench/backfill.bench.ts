@@ -42,12 +42,15 @@ export const bench: Bench = {
     log(`sandbox (own process): ${patients} patients loaded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const types = ['Patient', ...createEmbeddedModel().requires.resourceTypes].join(',');
     try {
-      const raw = await rawRead(sandbox.baseUrl, types, log);
+      const raw = await withCpu(sandbox.process, () => rawRead(sandbox.baseUrl, types, log));
       // Shadow first: it writes nothing to the EHR, so the write-back run after it starts from the same chart.
-      const shadow = await backfillAsUser(sandbox.baseUrl, redis.url, 'shadow', log);
-      const written = await backfillAsUser(sandbox.baseUrl, redis.url, 'preliminary', log);
+      const shadow = await withCpu(sandbox.process, () => backfillAsUser(sandbox.baseUrl, redis.url, 'shadow', log));
+      const written = await withCpu(sandbox.process, () =>
+        backfillAsUser(sandbox.baseUrl, redis.url, 'preliminary', log),
+      );
       const cds = await cdsLatency(sandbox.baseUrl, redis.url, raw.ids);
       printTable(log, raw, shadow, written);
+      printCpu(log, raw, shadow, written);
       log(
         `CDS Hooks patient-view over the assessed charts (${cds.samples} calls, ${cds.withCards} with cards): p50 ${cds.cdsP50Ms} ms, p95 ${cds.cdsP95Ms} ms; the same two EHR searches direct: p50 ${cds.ehrP50Ms} ms (ratio p50 ${(cds.cdsP50Ms / cds.ehrP50Ms).toFixed(2)})`,
       );
@@ -77,7 +80,7 @@ export const bench: Bench = {
   },
 };
 
-type RunResult = Awaited<ReturnType<typeof backfillAsUser>>;
+type RunResult = Awaited<ReturnType<typeof backfillAsUser>> & { ehrCpuS: number };
 
 function printTable(
   log: (l: string) => void,
@@ -186,6 +189,7 @@ async function backfillAsUser(
     clearTimeout(timeout);
     const seconds = (performance.now() - started) / 1000;
     log(`backfill (${mode}) exit ${code}: ${summary.trim().split('\n')[0]}`);
+    const workerCpuS = worker.cpuSeconds() ?? Number.NaN;
     const jobs = (await queue.getJobs(['completed'], 0, -1))
       .filter((j) => j.finishedOn && j.processedOn)
       .sort((a, b) => (a.finishedOn as number) - (b.finishedOn as number));
@@ -205,6 +209,7 @@ async function backfillAsUser(
       p95JobS: percentile(jobs.map(jobS), 95),
       failedAttempts,
       rssPeakMb: rssPeak,
+      workerCpuS,
     };
   } finally {
     clearInterval(sampler);
@@ -216,4 +221,34 @@ async function backfillAsUser(
     await queue.close();
     redis.disconnect();
   }
+}
+
+/** Runs `phase` and adds the CPU seconds the sandbox EHR process used meanwhile (`ehrCpuS`). */
+async function withCpu<T>(ehr: CliProcess, phase: () => Promise<T>): Promise<T & { ehrCpuS: number }> {
+  const before = ehr.cpuSeconds() ?? Number.NaN;
+  const result = await phase();
+  return { ...result, ehrCpuS: (ehr.cpuSeconds() ?? Number.NaN) - before };
+}
+
+/**
+ * Where the CPU goes per patient (issue 13: why the pipeline reads slower than a raw loop of the same
+ * reads): the EHR's CPU for the same reads, and the worker's own on top. On a machine whose cores the
+ * EHR and the worker share, the pipeline cannot beat raw × EHR / (EHR + worker).
+ */
+function printCpu(
+  log: (l: string) => void,
+  raw: { patients: number; ehrCpuS: number },
+  shadow: RunResult,
+  written: RunResult,
+) {
+  const ms = (s: number, n: number) => ((s / n) * 1000).toFixed(1);
+  log('');
+  log('| phase | EHR CPU ms/patient | worker CPU ms/patient |');
+  log('|---|---|---|');
+  log(`| raw $everything loop | ${ms(raw.ehrCpuS, raw.patients)} | |`);
+  for (const [name, r] of [
+    ['backfill, shadow', shadow],
+    ['backfill, write-back', written],
+  ] as const)
+    log(`| ${name} | ${ms(r.ehrCpuS, r.patients)} | ${ms(r.workerCpuS, r.patients)} |`);
 }

@@ -13,6 +13,8 @@ export interface CliProcess {
   exited: Promise<number | null>;
   /** Resident set size now (MB), read from /proc; undefined where /proc is absent. */
   rssMb(): number | undefined;
+  /** CPU seconds (user + system) the process has used so far, from /proc; undefined where /proc is absent. */
+  cpuSeconds(): number | undefined;
   /** SIGTERM, then waits for the exit. */
   stop(): Promise<void>;
 }
@@ -36,6 +38,7 @@ export function spawnCli(
     child,
     exited,
     rssMb: () => rssOf(child.pid),
+    cpuSeconds: () => cpuOf(child.pid),
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
@@ -98,6 +101,21 @@ function rssOf(pid: number | undefined): number | undefined {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Math.round(Number(m[1]) / 1024) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Kernel clock ticks per second (USER_HZ): 100 on Linux. */
+const CLOCK_TICKS = 100;
+
+function cpuOf(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
   } catch {
     return undefined;
   }

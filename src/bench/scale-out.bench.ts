@@ -100,7 +100,7 @@ async function measure(redisUrl: string, file: string, workers: number, series: 
     EHR_RATE_LIMIT: String(limit),
     EHR_RATE_BURST: String(BURST),
     ASSESS_CONCURRENCY: String(series.concurrency),
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: 'error',
   };
   const procs = Array.from({ length: workers }, () =>
     spawn(process.execPath, [CLI, 'worker'], { env, stdio: 'inherit' }),
