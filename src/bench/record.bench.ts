@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
@@ -8,6 +7,7 @@ import type { DataRequirement } from '../models/model.js';
 import { RecordAssembler, type Strategy } from '../record/assemble-record.js';
 import { recordHash } from '../record/record-hash.js';
 import { type Bench, percentile } from './bench.js';
+import { type RecordBenchEhr, startRecordBenchEhr } from './record-bench-ehr-process.js';
 
 const SIZES = [100, 1_000, 10_000];
 const STRATEGIES: Strategy[] = ['everything', 'batch', 'search'];
@@ -23,29 +23,6 @@ const PHASE_LIMIT_MS = 60_000;
 const POPULATION = fileURLToPath(new URL('../../../shared/data/synthea/population.ndjson.gz', import.meta.url));
 /** Population patients loaded (the file's 592 by default, ~25 s to load); BENCH_RECORD_PATIENTS=N takes the first N. */
 const DEFAULT_POPULATION_PATIENTS: number | undefined = undefined;
-
-interface Ehr {
-  baseUrl: string;
-  synthetic: Record<number, string>;
-  patients: string[];
-  child: ChildProcess;
-}
-
-/** Starts the benchmark EHR in a child process (its CPU must not count as ours). */
-async function startEhr(file: string | undefined, patients: number | undefined): Promise<Ehr> {
-  const script = fileURLToPath(new URL('./record-bench-ehr.js', import.meta.url));
-  const args = [script, SIZES.join(','), ...(file ? [file, ...(patients ? [String(patients)] : [])] : [])];
-  const child = spawn(process.execPath, ['--max-old-space-size=6144', ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const line = await new Promise<string>((resolve, reject) => {
-    let buf = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      buf += d.toString();
-      if (buf.includes('\n')) resolve(buf.slice(0, buf.indexOf('\n')));
-    });
-    child.once('exit', (code) => reject(new Error(`benchmark EHR exited with ${code}`)));
-  });
-  return { ...(JSON.parse(line) as Omit<Ehr, 'child'>), child };
-}
 
 /** The baseline: a plain fetch loop over the same `$everything` pages, parsing each page to find `next`. */
 async function rawEverything(baseUrl: string, patientId: string, types: string[]): Promise<number> {
@@ -73,7 +50,7 @@ async function measured<T>(work: () => Promise<T>): Promise<{ cpuMs: number; wal
   return { cpuMs: (cpu.user + cpu.system) / 1000, wallMs: performance.now() - t0, value };
 }
 
-async function roundTrips(ehr: Ehr, log: (l: string) => void): Promise<Record<string, number>> {
+async function roundTrips(ehr: RecordBenchEhr, log: (l: string) => void): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   log(
     `\nEHR round trips per assessment (CapabilityStatement and token fetched once per source, not counted), _count=${PAGE_SIZE}`,
@@ -96,7 +73,7 @@ async function roundTrips(ehr: Ehr, log: (l: string) => void): Promise<Record<st
   return out;
 }
 
-async function cpuPerRecord(ehr: Ehr, log: (l: string) => void): Promise<Record<string, number>> {
+async function cpuPerRecord(ehr: RecordBenchEhr, log: (l: string) => void): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   const types = SYNTHETIC_REQUIRES[0].resourceTypes;
   log('\nService CPU per record (process.cpuUsage of this process; the EHR runs in a child), median');
@@ -137,7 +114,7 @@ async function cpuPerRecord(ehr: Ehr, log: (l: string) => void): Promise<Record<
   return out;
 }
 
-async function population(ehr: Ehr, log: (l: string) => void): Promise<Record<string, number>> {
+async function population(ehr: RecordBenchEhr, log: (l: string) => void): Promise<Record<string, number>> {
   const requires = [createEmbeddedModel().requires];
   const types = ['Patient', ...requires[0].resourceTypes.filter((t) => t !== 'Patient')];
   const a = assembler(ehr.baseUrl, 'auto');
@@ -192,7 +169,7 @@ export const bench: Bench = {
     const patients = wanted && wanted !== 'all' ? Number(wanted) : DEFAULT_POPULATION_PATIENTS;
     if (!file) log(`population part skipped: ${POPULATION} (../shared beside the checkout) is absent`);
     const t0 = performance.now();
-    const ehr = await startEhr(file, patients);
+    const ehr = await startRecordBenchEhr(SIZES, file, patients);
     log(
       `benchmark EHR ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (${ehr.patients.length} population patients)`,
     );

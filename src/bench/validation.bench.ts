@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,30 +11,12 @@ import { buildReport } from '../validation/report.js';
 import { runValidation } from '../validation/run-validation.js';
 import { targetFor } from '../validation/targets.js';
 import type { Bench } from './bench.js';
+import { startRecordBenchEhr } from './record-bench-ehr-process.js';
 
 const POPULATION = fileURLToPath(new URL('../../../shared/data/synthea/population.ndjson.gz', import.meta.url));
 /** Both sides read one record at a time, so the ratio compares work per patient, not parallelism. */
 const CONCURRENCY = 1;
 const PAGE_SIZE = 1_000;
-
-/** The population EHR in a child process (the record benchmark's), so its CPU is not ours. */
-async function startEhr(
-  file: string,
-  patients?: number,
-): Promise<{ baseUrl: string; patients: string[]; child: ChildProcess }> {
-  const script = fileURLToPath(new URL('./record-bench-ehr.js', import.meta.url));
-  const args = ['--max-old-space-size=6144', script, '100', file, ...(patients ? [String(patients)] : [])];
-  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
-  const line = await new Promise<string>((resolve, reject) => {
-    let buf = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      buf += d.toString();
-      if (buf.includes('\n')) resolve(buf.slice(0, buf.indexOf('\n')));
-    });
-    child.once('exit', (code) => reject(new Error(`benchmark EHR exited with ${code}`)));
-  });
-  return { ...(JSON.parse(line) as { baseUrl: string; patients: string[] }), child };
-}
 
 /** The baseline: a plain fetch loop over the same patients' `$everything` pages (the types validation reads). */
 async function rawRead(baseUrl: string, ids: string[], types: string[]): Promise<number> {
@@ -60,7 +41,7 @@ export const bench: Bench = {
       return { skipped: 'population.ndjson.gz absent' };
     }
     const wanted = Number(process.env.BENCH_VALIDATION_PATIENTS) || undefined;
-    const ehr = await startEhr(POPULATION, wanted);
+    const ehr = await startRecordBenchEhr([100], POPULATION, wanted);
     const work = mkdtempSync(join(tmpdir(), 'fa-bench-validation-'));
     try {
       const model = createEmbeddedModel({ calculators: 'all' });
