@@ -22,18 +22,22 @@ import type { Resource } from '@medplum/fhirtypes';
  * everything else falls back to matchesSearchRequest, so the semantics stay Medplum's.
  */
 
-const parsedCache = new Map<string, FhirPathAtom | null>();
+const parsedCache = new Map<string, FhirPathAtom>();
 
-/** The search parameter's FHIRPath narrowed to one resource type, parsed once per process. */
+/**
+ * The search parameter's FHIRPath narrowed to one resource type, parsed once per process. A miss is
+ * not cached: asked before the search parameters are indexed, it must not stay a miss afterwards.
+ */
 function parsedExpression(resourceType: string, code: string): FhirPathAtom | undefined {
   const key = `${resourceType}|${code}`;
   let atom = parsedCache.get(key);
   if (atom === undefined) {
     const expression = getSearchParameter(resourceType, code)?.expression;
-    atom = expression ? getParsedExpressionForResourceType(resourceType, expression) : null;
+    if (!expression) return undefined;
+    atom = getParsedExpressionForResourceType(resourceType, expression);
     parsedCache.set(key, atom);
   }
-  return atom ?? undefined;
+  return atom;
 }
 
 /** Evaluates a search parameter's expression against a resource. */
