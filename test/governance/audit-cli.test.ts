@@ -1,21 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/cli/args.js';
 import { auditCommand } from '../../src/cli/audit.js';
-import { type Database, openDatabase } from '../../src/db/database.js';
-import { migrate } from '../../src/db/migrate.js';
-import { MIGRATIONS } from '../../src/db/migrations.js';
+import type { Database } from '../../src/db/database.js';
 import { appendAudit } from '../../src/governance/audit-trail.js';
 import { capture } from '../helpers/capture.js';
-import { type TestDatabase, useTestDatabase } from '../helpers/postgres.js';
+import { type MigratedTestDatabase, useMigratedTestDatabase } from '../helpers/postgres.js';
 
 describe('fhir-assess audit (CLI): filters, CSV/NDJSON export, verify', () => {
-  let testDb: TestDatabase;
+  let testDb: MigratedTestDatabase;
   let db: Database;
   let env: Record<string, string>;
   beforeAll(async () => {
-    testDb = await useTestDatabase();
-    db = openDatabase(testDb.url);
-    await migrate(db, MIGRATIONS);
+    testDb = await useMigratedTestDatabase();
+    db = testDb.db;
     env = { DATABASE_URL: testDb.url };
     for (const [i, patient] of ['p1', 'p2', 'p1'].entries())
       await appendAudit(db, {
@@ -40,8 +37,7 @@ describe('fhir-assess audit (CLI): filters, CSV/NDJSON export, verify', () => {
     });
   });
   afterAll(async () => {
-    await db?.end();
-    await testDb?.drop();
+    await testDb?.close();
   });
 
   const run = async (...argv: string[]) => {

@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Database, openDatabase } from '../../src/db/database.js';
-import { migrate } from '../../src/db/migrate.js';
-import { MIGRATIONS } from '../../src/db/migrations.js';
+import type { Database } from '../../src/db/database.js';
 import { queryAudit } from '../../src/governance/audit-query.js';
 import { purgeAudit } from '../../src/governance/audit-retention.js';
 import { type AuditEntry, appendAudit } from '../../src/governance/audit-trail.js';
 import { verifyChain } from '../../src/governance/audit-verify.js';
-import { type TestDatabase, useTestDatabase } from '../helpers/postgres.js';
+import { type MigratedTestDatabase, useMigratedTestDatabase } from '../helpers/postgres.js';
 
 const inference = (patient: string, recorded: string): AuditEntry => ({
   action: 'inference',
@@ -23,16 +21,14 @@ const inference = (patient: string, recorded: string): AuditEntry => ({
 });
 
 describe('audit trail (PostgreSQL): append-only, hash-chained', () => {
-  let testDb: TestDatabase;
+  let testDb: MigratedTestDatabase;
   let db: Database;
   beforeAll(async () => {
-    testDb = await useTestDatabase();
-    db = openDatabase(testDb.url);
-    await migrate(db, MIGRATIONS);
+    testDb = await useMigratedTestDatabase();
+    db = testDb.db;
   });
   afterAll(async () => {
-    await db?.end();
-    await testDb?.drop();
+    await testDb?.close();
   });
 
   it('When records are appended concurrently, Then they form one chain that verifies', async () => {

@@ -1,22 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Database, openDatabase } from '../../src/db/database.js';
-import { migrate } from '../../src/db/migrate.js';
-import { MIGRATIONS } from '../../src/db/migrations.js';
+import type { Database } from '../../src/db/database.js';
 import { changeMode, registerConfigured } from '../../src/governance/model-registry-store.js';
 import { RegistryModelHistory } from '../../src/governance/registry-history.js';
-import { type TestDatabase, useTestDatabase } from '../helpers/postgres.js';
+import { type MigratedTestDatabase, useMigratedTestDatabase } from '../helpers/postgres.js';
 
 describe("the console's model history from the registry", () => {
-  let testDb: TestDatabase;
+  let testDb: MigratedTestDatabase;
   let db: Database;
   beforeAll(async () => {
-    testDb = await useTestDatabase();
-    db = openDatabase(testDb.url);
-    await migrate(db, MIGRATIONS);
+    testDb = await useMigratedTestDatabase();
+    db = testDb.db;
   });
   afterAll(async () => {
-    await db?.end();
-    await testDb?.drop();
+    await testDb?.close();
   });
 
   it('When a version was promoted twice and another only configured, Then the history shows each act with who, why and evidence, and the configured one as such', async () => {

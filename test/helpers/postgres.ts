@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { databaseAnswers } from '../../src/db/database.js';
+import { type Database, databaseAnswers, openDatabase } from '../../src/db/database.js';
+import { migrate } from '../../src/db/migrate.js';
+import { MIGRATIONS } from '../../src/db/migrations.js';
 
 export interface TestDatabase {
   url: string;
@@ -61,6 +63,29 @@ async function createDatabase(adminUrl: string): Promise<{ url: string; drop(): 
       } finally {
         await c.end();
       }
+    },
+  };
+}
+
+export interface MigratedTestDatabase {
+  url: string;
+  /** A pool on it, with the project's whole schema applied (src/db/migrations.ts). */
+  db: Database;
+  /** Ends the pool and drops the database. */
+  close(): Promise<void>;
+}
+
+/** {@link useTestDatabase} with a pool open on it and every migration applied. */
+export async function useMigratedTestDatabase(): Promise<MigratedTestDatabase> {
+  const testDb = await useTestDatabase();
+  const db = openDatabase(testDb.url);
+  await migrate(db, MIGRATIONS);
+  return {
+    url: testDb.url,
+    db,
+    close: async () => {
+      await db.end();
+      await testDb.drop();
     },
   };
 }

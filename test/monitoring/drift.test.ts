@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
-import { type Database, openDatabase } from '../../src/db/database.js';
-import { migrate } from '../../src/db/migrate.js';
-import { MIGRATIONS } from '../../src/db/migrations.js';
+import type { Database } from '../../src/db/database.js';
 import type { RedisClient } from '../../src/jobs/redis-connection.js';
 import { producerConnection } from '../../src/jobs/redis-connection.js';
 import type { ModelOutput } from '../../src/models/model.js';
@@ -14,7 +12,7 @@ import { buildReport } from '../../src/validation/report.js';
 import { ValidationReportStore } from '../../src/validation/report-store.js';
 import { seededRng } from '../../src/validation/stats/rng.js';
 import { targetFor } from '../../src/validation/targets.js';
-import { type TestDatabase, useTestDatabase } from '../helpers/postgres.js';
+import { type MigratedTestDatabase, useMigratedTestDatabase } from '../helpers/postgres.js';
 import { type TestRedis, useTestRedis } from '../helpers/redis.js';
 
 describe('population stability index', () => {
@@ -68,16 +66,15 @@ function output(risk: number, cholesterol: number): ModelOutput {
 describe('drift against the validation baseline (real Redis and PostgreSQL)', () => {
   let redis: TestRedis;
   let conn: RedisClient;
-  let testDb: TestDatabase;
+  let testDb: MigratedTestDatabase;
   let db: Database;
   const prefix = `t-drift-${process.pid}-${Date.now()}`;
 
   beforeAll(async () => {
     redis = await useTestRedis();
     conn = producerConnection(redis.url);
-    testDb = await useTestDatabase();
-    db = openDatabase(testDb.url);
-    await migrate(db, MIGRATIONS);
+    testDb = await useMigratedTestDatabase();
+    db = testDb.db;
     // The baseline: 400 validated patients, risk ~U(0, 0.1), cholesterol ~U(150, 250).
     const rng = seededRng(5);
     const rows: PatientRow[] = Array.from({ length: 400 }, (_, i) => ({
@@ -106,8 +103,7 @@ describe('drift against the validation baseline (real Redis and PostgreSQL)', ()
     const keys = await conn.keys(`${prefix}:*`);
     if (keys.length) await conn.del(...keys);
     conn.disconnect();
-    await db?.end();
-    await testDb?.drop();
+    await testDb?.close();
     await redis?.stop();
   });
 
